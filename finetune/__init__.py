@@ -1,0 +1,1 @@
+"""The finetune stage: fine-tune a BERT-family encoder for binary review sentiment."""

@@ -1,0 +1,51 @@
+"""The run folder's pictures: the loss curve and the confusion matrix (matplotlib, no display)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sentiscore.labels import ID2LABEL  # noqa: E402
+
+
+def plot_loss(history: list[dict], path: Path) -> None:
+    """Training loss per logging step and validation loss per evaluation, against the epoch."""
+    train = [(h["epoch"], h["loss"]) for h in history if "loss" in h]
+    val = [(h["epoch"], h["eval_loss"]) for h in history if "eval_loss" in h]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if train:
+        ax.plot(*zip(*train), label="training loss")
+    if val:
+        ax.plot(*zip(*val), marker="o", label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_title("Loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_confusion(matrix: list[list[int]], path: Path, title: str) -> None:
+    """A 2x2 confusion matrix with counts in the cells."""
+    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    ax.imshow(matrix, cmap="Blues")
+    names = [ID2LABEL[0], ID2LABEL[1]]
+    ax.set_xticks([0, 1], names)
+    ax.set_yticks([0, 1], names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    peak = max(max(r) for r in matrix) or 1
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, str(matrix[i][j]), ha="center", va="center",
+                    color="white" if matrix[i][j] > peak / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

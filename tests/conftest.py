@@ -1,0 +1,78 @@
+"""Shared fixtures: a small real model (MiniLM cut to two layers), briefly fine-tuned once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+BUNDLED = REPO / "data" / "amazon_review_sentences.parquet"
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
+            timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run `sentiscore ARGS` in a fresh interpreter, as a user would."""
+    return subprocess.run([sys.executable, "-m", "sentiscore.cli", *map(str, args)], cwd=cwd or REPO,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """Assert the CLI failed with exit 2 and exactly one line on stderr; return that line."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr[-2000:]
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """all-MiniLM-L6-v2 cut to its first two layers, saved as safetensors with its tokenizer."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    from sentiscore.labels import ID2LABEL, LABEL2ID
+    from sentiscore.recipe import BUNDLED_MINILM, resolve_model
+
+    source = resolve_model(BUNDLED_MINILM)
+    config = AutoConfig.from_pretrained(source, num_hidden_layers=2, num_labels=2, id2label=ID2LABEL,
+                                        label2id=LABEL2ID)
+    model = AutoModelForSequenceClassification.from_pretrained(source, config=config, use_safetensors=True)
+    out = tmp_path_factory.mktemp("tiny-minilm")
+    model.save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(source).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model fine-tuned briefly on the bundled data through the CLI: a real run folder."""
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    result = run_cli("finetune", "--model", tiny_model, "--output", run, "--epochs", "2", "--lr", "3e-4",
+                     "--max-length", "64", "--max-train-rows", "1200", "--batch-size", "16")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run
+
+
+def load_metrics(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+def write_formats(frame: pd.DataFrame, folder: Path, stem: str = "rows") -> dict[str, Path]:
+    """The same rows as Parquet, CSV and JSON Lines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {fmt: folder / f"{stem}.{fmt}" for fmt in ("parquet", "csv", "jsonl")}
+    frame.to_parquet(paths["parquet"], index=False)
+    frame.to_csv(paths["csv"], index=False)
+    frame.to_json(paths["jsonl"], orient="records", lines=True, force_ascii=False)
+    return paths

@@ -49,16 +49,24 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder beside `final`; rename it to `final` only if the block succeeds."""
+def atomic_dir(final: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside `final`; it becomes `final` only if the block succeeds.
+
+    With `overwrite`, an existing `final` is replaced only then, so a failure leaves it untouched.
+    """
     final = Path(final)
-    if final.exists():
+    if final.exists() and not overwrite:
         raise FileExistsError(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    old = final.parent / f".{final.name}.old"
     try:
         yield tmp
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
         os.replace(tmp, final)
         _fsync_dir(final.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)

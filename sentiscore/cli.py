@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -31,6 +32,49 @@ def _finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from export.onnx_export import export
+    from export.parity import format_table
+    from export.report import write_report
+
+    run_dir = Path(args.run_dir)
+    report = export(run_dir, int8=not args.no_int8, fp16=args.fp16, level=args.optimize,
+                    overwrite=args.overwrite, gate_rows=args.gate_rows)
+    print(f"exported to {run_dir / 'onnx'}; parity on the validation split ({report['rows']} rows):")
+    print(format_table(report))
+    if report["int8_failed_every_recipe"]:
+        print("WARNING: int8 failed the parity gate with every recipe tried "
+              f"({', '.join(a['recipe'] for a in report['int8_attempts'])}); no int8 variant was kept and "
+              "fp32 is the default CPU variant", file=sys.stderr)
+    print(f"report: {write_report(run_dir)}")
+    if not report["passed"]:
+        raise CheckFailed(f"{run_dir / 'onnx'}: parity gate failed (see parity.json)")
+    return 0
+
+
+def _parity(args: argparse.Namespace) -> int:
+    from export.parity import Thresholds, format_table, parity, rows_of_run, torch_logits
+    from export.report import write_report
+    from sentiscore import atomic
+    from sentiscore.onnx_model import export_folder, load_tokenizer
+
+    run_dir = Path(args.run_dir)
+    folder = export_folder(run_dir)
+    rows = rows_of_run(run_dir, args.split, args.data, args.max_rows)
+    tokenizer = load_tokenizer(folder, json.loads((folder / "manifest.json").read_text())["max_length"])
+    reference = torch_logits(run_dir / "checkpoint", tokenizer, rows["text"].tolist())
+    report = parity(folder, rows, reference, limits=Thresholds(args.min_agreement, args.max_acc_drop))
+    report.update(data=args.data or "recipe dataset", split=args.split)
+    atomic.write_json(folder / "parity.json", report)
+    print(f"parity on {report['data']}, split {args.split} ({report['rows']} rows):")
+    print(format_table(report))
+    print(f"report: {write_report(run_dir)}")
+    if not report["passed"]:
+        failed = [f"{n}: {'; '.join(v['failures'])}" for n, v in report["variants"].items() if not v["passed"]]
+        raise CheckFailed(f"{folder}: parity failed ({' | '.join(failed)})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sentiscore", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -48,6 +92,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-train-rows", type=int)
     p.add_argument("--seed", type=int)
     p.set_defaults(run=_finetune)
+
+    p = sub.add_parser("export", help="export a run to ONNX (fp32, int8, fp16) and gate it on parity")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--no-int8", action="store_true", help="skip the int8 variant")
+    p.add_argument("--fp16", action="store_true", help="also write the fp16 variant for CUDA")
+    p.add_argument("--optimize", default="O2", help="graph optimisation level: O1, O2 (default) or O3")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/onnx")
+    p.add_argument("--gate-rows", type=int, help="gate on at most N validation rows (default all)")
+    p.set_defaults(run=_export)
+
+    p = sub.add_parser("parity", help="compare the PyTorch checkpoint with every ONNX variant")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--data", help="SOURCE to compare on (default: the run's data set)")
+    p.add_argument("--split", default="validation", help="train, validation, test or all (default validation)")
+    p.add_argument("--max-rows", type=int, help="compare on the first N rows only")
+    p.add_argument("--max-acc-drop", type=float, default=0.5, metavar="PP",
+                   help="largest accuracy drop of int8/fp16 in points (default 0.5)")
+    p.add_argument("--min-agreement", type=float, default=0.999, metavar="F",
+                   help="smallest fp32 label agreement (default 0.999)")
+    p.set_defaults(run=_parity)
     return parser
 
 

@@ -1,0 +1,94 @@
+"""Export a briefly fine-tuned small model once; check the variants, the gate and the manifest."""
+
+import json
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+
+from export.parity import rows_of_run, torch_logits
+from sentiscore.onnx_model import OnnxModel, load_tokenizer
+from tests.conftest import one_line_error, run_cli
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, tmp_path_factory):
+    run = tmp_path_factory.mktemp("export") / "run"
+    shutil.copytree(trained_run, run)
+    result = run_cli("export", run, "--fp16")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run
+
+
+def test_folder_has_every_variant_and_a_manifest(exported):
+    folder = exported / "onnx"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["variants"] == ["fp32", "int8", "fp16"]
+    assert manifest["max_length"] == 64 and manifest["labels"] == {"0": "negative", "1": "positive"}
+    assert set(manifest["inputs"]) == {"input_ids", "attention_mask", "token_type_ids"}
+    for name in ("model.onnx", "model.int8.onnx", "model.fp16.onnx", "tokenizer.json", "config.json"):
+        assert len(manifest["files"][name]["sha256"]) == 64
+    assert manifest["int8_recipe"] and manifest["default_cpu_variant"] == "int8"
+    assert (exported / "report.md").read_text().count("| ONNX") == 3
+    int8_types = {n.op_type for n in onnx.load(str(folder / "model.int8.onnx")).graph.node}
+    assert int8_types & {"DynamicQuantizeMatMul", "MatMulInteger", "QAttention"}
+
+
+def test_fp32_matches_pytorch_and_int8_passes_the_gate(exported):
+    parity = json.loads((exported / "onnx" / "parity.json").read_text())
+    assert parity["passed"] and parity["rows"] > 200
+    fp32 = parity["variants"]["fp32"]
+    assert fp32["label_agreement"] == 1.0 and fp32["max_abs_logit_diff"] < 1e-4
+    assert parity["variants"]["int8"]["passed"] and parity["variants"]["fp16"]["passed"]
+
+
+def test_parity_cli_on_test_split_exits_0(exported):
+    result = run_cli("parity", exported, "--split", "test")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| ONNX int8 |" in result.stdout
+    assert json.loads((exported / "onnx" / "parity.json").read_text())["split"] == "test"
+
+
+def test_loads_in_optimum_and_predicts_the_same_labels(exported):
+    from optimum.onnxruntime import ORTModelForSequenceClassification
+    from transformers import AutoTokenizer
+
+    folder = exported / "onnx"
+    rows = rows_of_run(exported, "test", max_rows=64)
+    texts = rows["text"].tolist()
+    reference = torch_logits(exported / "checkpoint", load_tokenizer(folder, 64), texts).argmax(-1)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    for file_name in ("model.onnx", "model.int8.onnx"):
+        model = ORTModelForSequenceClassification.from_pretrained(folder, file_name=file_name)
+        ours = OnnxModel(folder, variant="fp32" if file_name == "model.onnx" else "int8")
+        enc = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="np")
+        optimum_labels = model(**enc).logits.argmax(-1)
+        ours_labels = ours.run(ours.pad(ours.encode(texts))).argmax(-1)
+        np.testing.assert_array_equal(np.asarray(optimum_labels), ours_labels)
+        if file_name == "model.onnx":
+            np.testing.assert_array_equal(ours_labels, reference)
+
+
+def test_tampered_weights_fail_parity_with_exit_1(exported, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(exported, run)
+    model = onnx.load(str(run / "onnx" / "model.onnx"))
+    weights = next(t for t in model.graph.initializer if "classifier" in t.name or t.name.endswith("weight"))
+    array = onnx.numpy_helper.to_array(weights).copy()
+    array *= -1.0  # flip the sign: the head now votes the other way
+    weights.CopyFrom(onnx.numpy_helper.from_array(array, weights.name))
+    onnx.save(model, str(run / "onnx" / "model.onnx"))
+    result = run_cli("parity", run)
+    assert result.returncode == 1
+    report = json.loads((run / "onnx" / "parity.json").read_text())
+    failures = report["variants"]["fp32"]["failures"]
+    assert "sha256 differs from manifest.json" in failures[0]
+    assert not report["passed"]
+
+
+def test_export_refuses_existing_folder_and_non_run(exported, tmp_path):
+    line = one_line_error(run_cli("export", exported))
+    assert "already exported" in line and "--overwrite" in line
+    line = one_line_error(run_cli("export", tmp_path))
+    assert "not a run folder" in line

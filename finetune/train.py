@@ -53,8 +53,13 @@ def train(recipe: Recipe, output: Path) -> dict:
     """Run the recipe; write checkpoint, metrics, plots, recipe and versions to `output` atomically."""
     import torch
     import transformers
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     if output.exists():
         raise BadInput(f"--output {output}: already exists (choose another folder)")

@@ -75,6 +75,30 @@ def _parity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from score.predict import Settings
+    from score.readers import Columns
+    from score.run import score
+
+    settings = Settings(window_rows=args.window_rows, token_budget=args.token_budget,
+                        max_batch_rows=args.batch_size, on_bad_row=args.on_bad_row)
+    for flag in ("window_rows", "token_budget", "batch_size"):
+        if getattr(args, flag) <= 0:
+            raise BadInput(f"--{flag.replace('_', '-')} must be positive")
+    summary = score(args.model, args.inputs, args.output, Columns(args.text_column, args.id_column, args.label_column),
+                    args.split, args.precision, args.provider, settings, args.resume, args.overwrite,
+                    threads=args.threads, quiet=args.quiet)
+    skipped = summary["skipped"]
+    print(f"scored {summary['rows']} rows in {summary['seconds']:.1f} s ({summary['rows_per_s']} rows/s) with "
+          f"{summary['precision']} on {summary['provider']}; skipped {skipped['rows']} {skipped['reasons'] or ''}")
+    if "metrics" in summary:
+        m = summary["metrics"]
+        print(f"accuracy {m['accuracy']:.4f}  precision {m['precision']:.4f}  recall {m['recall']:.4f}  "
+              f"F1 {m['f1']:.4f}")
+    print(f"output: {summary['output']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sentiscore", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -112,6 +136,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-agreement", type=float, default=0.999, metavar="F",
                    help="smallest fp32 label agreement (default 0.999)")
     p.set_defaults(run=_parity)
+
+    p = sub.add_parser("score", help="score review files or dataset splits with an exported model")
+    p.add_argument("model", metavar="MODEL", help="an export folder (RUN_DIR/onnx) or a run folder")
+    p.add_argument("inputs", metavar="INPUT", nargs="+", help=".parquet/.csv/.jsonl files, folders, hub:NAME")
+    p.add_argument("-o", "--output", help="output .parquet (default: INPUT's name + .predictions.parquet)")
+    p.add_argument("--text-column", action="append", help="text column; several are joined with '. '")
+    p.add_argument("--id-column", default="id")
+    p.add_argument("--label-column", default="label", help="true labels, for metrics (optional)")
+    p.add_argument("--split", help="split of a hub:NAME input (default test)")
+    p.add_argument("--precision", choices=["int8", "fp32", "fp16"], help="variant (default: int8 on CPU, fp16 on CUDA)")
+    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--batch-size", type=int, default=256, help="most rows in a batch (default 256)")
+    p.add_argument("--token-budget", type=int, default=8192, help="most padded tokens in a batch (default 8192)")
+    p.add_argument("--window-rows", type=int, default=2048, help="rows sorted together by length (default 2048)")
+    p.add_argument("--threads", type=int, help="onnxruntime threads (default: one per core)")
+    p.add_argument("--engine", default="local", choices=["local"],
+                   help="local (the Ray engine of the design is not built yet)")
+    p.add_argument("--on-bad-row", default="skip", choices=["skip", "fail"],
+                   help="rows without text: skip and count them (default), or fail the job")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue a killed job")
+    again.add_argument("--overwrite", action="store_true", help="replace an existing output or partial job")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_score)
     return parser
 
 

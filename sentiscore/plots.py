@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from sentiscore.labels import ID2LABEL  # noqa: E402
+from sentiscore.labels import ID2LABEL
 
 
 def plot_loss(history: list[dict], path: Path) -> None:

@@ -64,6 +64,18 @@ def trained_run(tiny_model, tmp_path_factory) -> Path:
     return run
 
 
+@pytest.fixture(scope="session")
+def exported(trained_run, tmp_path_factory) -> Path:
+    """A copy of the tiny run, exported through the CLI with every variant."""
+    import shutil
+
+    run = tmp_path_factory.mktemp("export") / "run"
+    shutil.copytree(trained_run, run)
+    result = run_cli("export", run, "--fp16")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run
+
+
 def load_metrics(run: Path) -> dict:
     return json.loads((run / "metrics.json").read_text())
 

@@ -5,20 +5,10 @@ import shutil
 
 import numpy as np
 import onnx
-import pytest
 
 from export.parity import rows_of_run, torch_logits
 from sentiscore.onnx_model import OnnxModel, load_tokenizer
 from tests.conftest import one_line_error, run_cli
-
-
-@pytest.fixture(scope="module")
-def exported(trained_run, tmp_path_factory):
-    run = tmp_path_factory.mktemp("export") / "run"
-    shutil.copytree(trained_run, run)
-    result = run_cli("export", run, "--fp16")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return run
 
 
 def test_folder_has_every_variant_and_a_manifest(exported):

@@ -1,0 +1,101 @@
+"""Resumable job state beside the output: one committed Parquet part per window, then assembly.
+
+OUTPUT.job/ holds state.json (what the job is: model hash, inputs, batching) and a part file per
+scored window, each written atomically. A killed job loses at most the windows in flight; a resumed
+one skips every window whose part exists and, since batches are a pure function of the input,
+rewrites nothing differently. Assembly streams the parts into OUTPUT, row group by row group, under
+a temporary name, then renames it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sentiscore import atomic
+from sentiscore.errors import BadInput
+from sentiscore.metrics import binary_metrics
+
+STATS_KEY = b"sentiscore.stats"
+
+
+def job_dir(output: Path) -> Path:
+    return output.with_name(output.name + ".job")
+
+
+def summary_path(output: Path) -> Path:
+    return output.with_name(output.name.removesuffix(".parquet") + ".summary.json")
+
+
+def start_job(output: Path, identity: dict, resume: bool, overwrite: bool) -> Path:
+    """Create or reopen OUTPUT.job; refuse to clobber or to resume a job that was something else."""
+    folder = job_dir(output)
+    state = folder / "state.json"
+    if resume and state.is_file():
+        old = json.loads(state.read_text())
+        if old["model_hash"] != identity["model_hash"]:
+            raise BadInput(f"{folder}: the partial job was scored with model {old['model_hash'][:12]}, "
+                           f"not {identity['model_hash'][:12]}; refusing to resume (use --overwrite to restart)")
+        if old != identity:
+            changed = sorted(k for k in identity if old.get(k) != identity[k])
+            raise BadInput(f"{folder}: the partial job differs in {', '.join(changed)}; refusing to resume "
+                           "(use --overwrite to restart)")
+        return folder
+    if not overwrite:
+        if folder.exists():
+            raise BadInput(f"{output}: a partial job exists in {folder} (use --resume or --overwrite)")
+        if output.exists():
+            raise BadInput(f"{output}: already exists (use --overwrite to replace it)")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    atomic.write_json(state, identity)
+    return folder
+
+
+def part_path(folder: Path, input_index: int, window: int) -> Path:
+    return folder / f"part-{input_index:05d}-{window:09d}.parquet"
+
+
+def commit_part(folder: Path, input_index: int, window: int, table: pa.Table, stats: dict) -> None:
+    """Write one window's predictions atomically, its counts in the file's metadata."""
+    table = table.replace_schema_metadata({STATS_KEY: json.dumps(stats).encode()})
+    with atomic.atomic_path(part_path(folder, input_index, window)) as tmp:
+        pq.write_table(table, tmp)
+
+
+def assemble(folder: Path, output: Path) -> dict:
+    """Stream every part, in input and row order, into OUTPUT; return rows, skips and metrics."""
+    parts = sorted(folder.glob("part-*.parquet"))
+    rows, skipped = 0, Counter()
+    labels, truths = [], []
+    with atomic.atomic_path(output) as tmp:
+        writer = None
+        for part in parts:
+            table = pq.read_table(part)
+            stats = json.loads(table.schema.metadata[STATS_KEY])
+            skipped.update(stats["skipped"])
+            table = table.replace_schema_metadata(None)
+            writer = writer or pq.ParquetWriter(tmp, table.schema)
+            if table.num_rows:
+                writer.write_table(table)
+            rows += table.num_rows
+            labels.append(table["label"].to_numpy())
+            if "label_true" in table.column_names:
+                truths.append(table["label_true"].to_numpy())
+        if writer is None:
+            raise BadInput(f"{output}: nothing was scored (no input rows)")
+        writer.close()
+    result = {"rows": rows, "skipped": dict(skipped)}
+    if truths and len(truths) == len(labels):
+        result["metrics"] = binary_metrics(np.concatenate(truths), np.concatenate(labels))
+    return result
+
+
+def finish(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

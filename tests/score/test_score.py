@@ -1,0 +1,182 @@
+"""The scorer end to end through the CLI, on real reviews and the small exported model."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from score.job import summary_path
+from sentiscore.onnx_model import OnnxModel
+from tests.conftest import REPO, SHARED_DATA, one_line_error, run_cli, write_formats
+
+SMALL = ["--window-rows", "64", "--token-budget", "2048", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def reviews() -> pd.DataFrame:
+    """Real reviews of every length: Rotten Tomatoes snippets and IMDB reviews, interleaved."""
+    rt = pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet", columns=["id", "text", "label"]).head(300)
+    imdb = pd.read_parquet(SHARED_DATA / "imdb_reviews.parquet", columns=["id", "text", "label"]).head(200)
+    return pd.concat([rt, imdb]).sample(frac=1.0, random_state=0).reset_index(drop=True)
+
+
+def score(model, *inputs, output, extra=()):
+    result = run_cli("score", model, *inputs, "-o", output, *SMALL, *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return pq.read_table(output).to_pandas()
+
+
+def test_ids_order_and_metrics(exported, reviews, tmp_path):
+    path = tmp_path / "reviews.parquet"
+    reviews.to_parquet(path, index=False)
+    out = score(exported, path, output=tmp_path / "out.parquet")
+    assert out["id"].tolist() == reviews["id"].tolist()  # input order survives the length sort
+    assert list(out.columns) == ["id", "label", "prob_positive", "label_true"]
+    assert str(out["prob_positive"].dtype) == "float32"
+    assert ((out["prob_positive"] > 0.5) == (out["label"] == 1)).all()
+    summary = json.loads(summary_path(tmp_path / "out.parquet").read_text())
+    assert summary["rows"] == len(reviews) and summary["provider"] == "cpu" and summary["precision"] == "int8"
+    assert summary["metrics"]["accuracy"] == pytest.approx((out["label"] == out["label_true"]).mean())
+    assert not (tmp_path / "out.parquet.job").exists()
+
+
+def test_formats_give_identical_predictions(exported, reviews, tmp_path):
+    paths = write_formats(reviews, tmp_path / "in")
+    outs = {fmt: score(exported, p, output=tmp_path / f"{fmt}.out.parquet") for fmt, p in paths.items()}
+    pd.testing.assert_frame_equal(outs["parquet"], outs["csv"])
+    pd.testing.assert_frame_equal(outs["parquet"], outs["jsonl"])
+
+
+def test_fp32_equals_onnxruntime_row_by_row(exported, reviews, tmp_path):
+    """Batching, padding and sorting change nothing: fp32 matches one row at a time."""
+    rows = reviews.head(120)
+    path = tmp_path / "rows.parquet"
+    rows.to_parquet(path, index=False)
+    out = score(exported, path, output=tmp_path / "out.parquet", extra=["--precision", "fp32"])
+    model = OnnxModel(exported, variant="fp32")
+    single = np.concatenate([model.run(model.pad(model.encode([t]))) for t in rows["text"]])
+    prob = np.exp(single[:, 1]) / np.exp(single).sum(axis=1)
+    np.testing.assert_array_equal(out["label"].to_numpy(), single.argmax(1))
+    np.testing.assert_allclose(out["prob_positive"].to_numpy(), prob, atol=1e-5)
+
+
+def test_folder_input_and_hostile_texts(exported, reviews, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    odd = pd.DataFrame({"id": ["emoji", "ctrl", "long", "null", "empty", "rtl"],
+                        "text": ["😀🔥 great!!", "bad\x00\x07\x1b[31m", "word " * 100_000, None, "   ", "ممتاز جدا"]})
+    odd.to_parquet(folder / "a.parquet", index=False)
+    reviews.head(50).drop(columns=["label"]).to_parquet(folder / "b.parquet", index=False)
+    out = score(exported, folder, output=tmp_path / "out.parquet")
+    assert out["id"].tolist() == ["emoji", "ctrl", "long", "rtl", *reviews["id"].head(50)]
+    summary = json.loads(summary_path(tmp_path / "out.parquet").read_text())
+    assert summary["skipped"] == {"rows": 2, "reasons": {"null_text": 1, "empty_text": 1}}
+    result = run_cli("score", exported, folder, "-o", tmp_path / "fail.parquet", "--on-bad-row", "fail", *SMALL)
+    line = one_line_error(result)
+    assert "a.parquet: row 3 (id null) has no text" in line
+    assert not (tmp_path / "fail.parquet").exists()
+
+
+def test_sigkill_then_resume_matches_an_uninterrupted_run(exported, tmp_path):
+    rows = pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet", columns=["id", "text", "label"]).head(3000)
+    path = tmp_path / "rt.parquet"
+    rows.to_parquet(path, index=False)
+    whole = score(exported, path, output=tmp_path / "whole.parquet")
+    out = tmp_path / "killed.parquet"
+    args = [sys.executable, "-m", "sentiscore.cli", "score", str(exported), str(path), "-o", str(out), *SMALL]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = tmp_path / "killed.parquet.job"
+    deadline = time.time() + 120
+    while len(list(job.glob("part-*.parquet"))) < random.Random(os.getpid()).randint(3, 20):
+        assert proc.poll() is None and time.time() < deadline, "job ended before it could be killed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    line = one_line_error(run_cli("score", exported, path, "-o", out, *SMALL))
+    assert "partial job" in line and "--resume" in line
+    resumed = score(exported, path, output=out, extra=["--resume"])
+    assert json.loads(summary_path(out).read_text())["resumed"] is True
+    assert resumed["id"].is_unique and set(resumed["id"]) == set(rows["id"])
+    pd.testing.assert_frame_equal(resumed, whole)
+
+
+def test_resume_refuses_another_model(exported, tmp_path):
+    rows = pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet").head(200)
+    path = tmp_path / "rt.parquet"
+    rows.to_parquet(path, index=False)
+    out = tmp_path / "out.parquet"
+    job = tmp_path / "out.parquet.job"
+    job.mkdir()
+    (job / "state.json").write_text(json.dumps({"model_hash": "0" * 64}))
+    line = one_line_error(run_cli("score", exported, path, "-o", out, "--resume", *SMALL))
+    assert "refusing to resume" in line
+
+
+def test_scorer_never_imports_torch(exported, reviews, tmp_path):
+    path = tmp_path / "r.parquet"
+    reviews.head(40).to_parquet(path, index=False)
+    code = ("import sys; from sentiscore.cli import main; "
+            f"rc = main(['score', {str(exported)!r}, {str(path)!r}, '-o', {str(tmp_path / 'o.parquet')!r}, '--quiet']); "
+            "assert rc == 0; assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.splitlines()[-1] == "ok", result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("bad.jsonl", '{"id": "1", "text": "fine"}\n{not json}\n', "line 2 is not JSON"),
+    ("bad.csv", b"id,text\n1,\xff\xfe bad bytes\n", "invalid UTF-8"),
+    ("trunc.parquet", None, "unreadable"),
+    ("nocol.parquet", "nocol", "no text column"),
+    ("labels.csv", "id,text,label\n1,good,1\n2,bad,7\n", "row 1 has label 7"),
+])
+def test_bad_inputs_exit_2_with_one_line(exported, reviews, tmp_path, name, content, message):
+    path = tmp_path / name
+    if name == "trunc.parquet":
+        reviews.to_parquet(path, index=False)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif content == "nocol":
+        reviews.rename(columns={"text": "body"}).to_parquet(path, index=False)
+    else:
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    out = tmp_path / "out.parquet"
+    line = one_line_error(run_cli("score", exported, path, "-o", out, *SMALL))
+    assert message in line and name in line
+    assert not out.exists() and not summary_path(out).exists()
+    assert not (tmp_path / "out.parquet.job").exists()
+
+
+def test_usage_errors(exported, reviews, tmp_path):
+    path = tmp_path / "r.parquet"
+    reviews.head(10).to_parquet(path, index=False)
+    line = one_line_error(run_cli("score", exported, path, "--provider", "cuda", "-o", tmp_path / "o.parquet"))
+    assert "--provider cuda" in line and "CUDAExecutionProvider" in line
+    score(exported, path, output=tmp_path / "o.parquet")
+    line = one_line_error(run_cli("score", exported, path, "-o", tmp_path / "o.parquet"))
+    assert "already exists" in line and "--overwrite" in line
+    line = one_line_error(run_cli("score", tmp_path, path))
+    assert "not an export folder" in line
+    line = one_line_error(run_cli("score", exported, tmp_path / "missing.csv"))
+    assert "missing.csv: no such file" in line
+
+
+def test_altered_model_is_refused(exported, reviews, tmp_path):
+    import shutil
+
+    model = tmp_path / "onnx"
+    shutil.copytree(exported / "onnx", model)
+    with open(model / "model.int8.onnx", "r+b") as f:
+        f.seek(-100, os.SEEK_END)
+        f.write(b"\x00" * 50)
+    path = tmp_path / "r.parquet"
+    reviews.head(10).to_parquet(path, index=False)
+    line = one_line_error(run_cli("score", model, path, "-o", tmp_path / "o.parquet"))
+    assert "model.int8.onnx: sha256 differs" in line

@@ -124,8 +124,9 @@ def test_resume_refuses_another_model(exported, tmp_path):
 def test_scorer_never_imports_torch(exported, reviews, tmp_path):
     path = tmp_path / "r.parquet"
     reviews.head(40).to_parquet(path, index=False)
+    argv = ["score", str(exported), str(path), "-o", str(tmp_path / "o.parquet"), "--quiet"]
     code = ("import sys; from sentiscore.cli import main; "
-            f"rc = main(['score', {str(exported)!r}, {str(path)!r}, '-o', {str(tmp_path / 'o.parquet')!r}, '--quiet']); "
+            f"rc = main({argv!r}); "
             "assert rc == 0; assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.splitlines()[-1] == "ok", result.stderr[-2000:]

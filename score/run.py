@@ -13,7 +13,7 @@ from score.readers import Columns, expand_inputs
 from sentiscore import atomic
 from sentiscore.errors import BadInput
 from sentiscore.manifest import read_manifest
-from sentiscore.onnx_model import OnnxModel, cuda_available, export_folder
+from sentiscore.onnx_model import OnnxModel, cuda_available, export_folder, require_cuda
 
 
 def choose(model_dir: Path, provider: str, precision: str | None) -> tuple[str, str]:
@@ -21,9 +21,8 @@ def choose(model_dir: Path, provider: str, precision: str | None) -> tuple[str, 
     meta = read_manifest(model_dir)
     if provider == "auto":
         provider = "cuda" if cuda_available() else "cpu"
-    if provider == "cuda" and not cuda_available():
-        raise BadInput("--provider cuda: onnxruntime has no CUDAExecutionProvider here "
-                       "(install onnxruntime-gpu on a host with an NVIDIA GPU and CUDA)")
+    if provider == "cuda":
+        require_cuda()
     if provider not in ("cpu", "cuda"):
         raise BadInput(f"--provider {provider}: use auto, cpu or cuda")
     variant = precision or meta[f"default_{provider}_variant"]

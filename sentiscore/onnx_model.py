@@ -44,6 +44,13 @@ def cuda_available() -> bool:
     return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
+def require_cuda() -> None:
+    """`--provider cuda` without onnxruntime's CUDA provider is bad input, said in one line."""
+    if not cuda_available():
+        raise BadInput("--provider cuda: onnxruntime has no CUDAExecutionProvider here "
+                       "(install onnxruntime-gpu on a host with an NVIDIA GPU)")
+
+
 def load_tokenizer(folder: Path, max_length: int):
     """The fast `tokenizers` tokenizer with truncation at the model's max length, padding off."""
     from tokenizers import Tokenizer
@@ -99,9 +106,7 @@ class OnnxModel:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         if self.provider == "cuda":
-            if not cuda_available():
-                raise BadInput("--provider cuda: onnxruntime has no CUDAExecutionProvider here "
-                               "(install onnxruntime-gpu on a host with an NVIDIA GPU)")
+            require_cuda()
             providers = [("CUDAExecutionProvider", {}), "CPUExecutionProvider"]
         else:
             providers = ["CPUExecutionProvider"]

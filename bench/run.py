@@ -63,9 +63,11 @@ def sampled(rows: int, folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--run", type=Path, help="run folder (default: the newest exported one)")
-    parser.add_argument("--imdb-rows", type=int, default=19_902, help="IMDB reviews per precision (default all)")
+    parser.add_argument("--imdb-rows", type=int, default=19_902,
+                        help="IMDB reviews per precision (default all; 0 skips the throughput runs)")
     parser.add_argument("--memory-rows", type=int, nargs="*", default=[10_000, 100_000],
                         help="input sizes for the memory curve (1000000 takes about 17 minutes here)")
+    parser.add_argument("--name", help="results file stem (default score)")
     args = parser.parse_args()
     run = args.run or latest_run()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -73,13 +75,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         imdb = Path(tmp) / "imdb.parquet"
         pd.read_parquet(SHARED / "imdb_reviews.parquet").head(args.imdb_rows).to_parquet(imdb, index=False)
-        for precision in ("int8", "fp32"):
+        for precision in ("int8", "fp32") if args.imdb_rows else ():
             results["throughput"][precision] = measure(run, imdb, "--precision", precision)
             print(precision, results["throughput"][precision], flush=True)
         for rows in args.memory_rows:
             results["memory"][str(rows)] = measure(run, sampled(rows, Path(tmp)))
             print(rows, results["memory"][str(rows)], flush=True)
-    (RESULTS / "score.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = args.name or "score"
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [f"Scorer on {run} ({os.cpu_count()} CPUs)", "",
              "| input | precision | rows | reviews/s | tokens/s | peak RSS MB | accuracy |",
              "|---|---|---|---|---|---|---|"]
@@ -89,7 +92,7 @@ def main() -> None:
     for rows, r in results["memory"].items():
         lines.append(f"| Rotten Tomatoes x{rows} | int8 | {r['rows']} | {r['reviews_per_s']} | {r['tokens_per_s']:.0f} "
                      f"| {r['peak_rss_mb']} | {r['accuracy']:.4f} |")
-    (RESULTS / "score.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -13,7 +13,7 @@ from score.readers import Columns, expand_inputs
 from sentiscore import atomic
 from sentiscore.errors import BadInput
 from sentiscore.manifest import read_manifest
-from sentiscore.onnx_model import OnnxModel, cuda_available, export_folder, require_cuda
+from sentiscore.onnx_model import OnnxModel, cuda_available, export_folder, require_cuda, variant_hash
 
 
 def choose(model_dir: Path, provider: str, precision: str | None) -> tuple[str, str]:
@@ -43,7 +43,8 @@ def default_output(inputs: list[str], split: str | None) -> Path:
 
 def score(model: str, inputs: list[str], output: str | None, columns: Columns, split: str | None,
           precision: str | None, provider: str, settings: Settings, resume: bool, overwrite: bool,
-          threads: int | None = None, quiet: bool = False) -> dict:
+          engine: str = "local", threads: int | None = None, ray_address: str | None = None,
+          workers: int | None = None, quiet: bool = False) -> dict:
     """Score INPUTS with MODEL into OUTPUT and OUTPUT's summary; returns the summary."""
     started = time.perf_counter()
     model_dir = export_folder(model)
@@ -52,15 +53,25 @@ def score(model: str, inputs: list[str], output: str | None, columns: Columns, s
     out = Path(output) if output else default_output(specs, split)
     if out.suffix != ".parquet":
         raise BadInput(f"-o {out}: the output must be a .parquet file")
-    session = OnnxModel(model_dir, variant=variant, provider=provider, threads=threads)  # verifies hashes
-    identity = {"model_hash": session.model_hash, "variant": variant, "inputs": specs, "split": split,
+    if engine == "ray":  # the actors load the model; here only its files are checked
+        session, model_hash = None, variant_hash(model_dir, variant, read_manifest(model_dir))
+    else:
+        session = OnnxModel(model_dir, variant=variant, provider=provider, threads=threads)  # verifies hashes
+        model_hash = session.model_hash
+    identity = {"model_hash": model_hash, "variant": variant, "inputs": specs, "split": split,
                 "columns": asdict(columns), "settings": asdict(settings)}
     folder = job.start_job(out, identity, resume, overwrite)
     resumed = any(folder.glob("part-*.parquet"))
     try:
-        from score.local import run_local
+        if engine == "ray":
+            from score.ray_engine import run_ray
 
-        totals = run_local(session, specs, columns, split, settings, folder, quiet)
+            totals = run_ray(model_dir, variant, provider, specs, columns, split, settings, folder, ray_address,
+                             workers, threads, quiet)
+        else:
+            from score.local import run_local
+
+            totals = run_local(session, specs, columns, split, settings, folder, quiet)
         result = job.assemble(folder, out)
     except BadInput:
         job.finish(folder)  # bad input will not get better by resuming: leave nothing behind
@@ -70,8 +81,8 @@ def score(model: str, inputs: list[str], output: str | None, columns: Columns, s
         "output": str(out), "inputs": specs, "rows": result["rows"],
         "skipped": {"rows": sum(result["skipped"].values()), "reasons": result["skipped"]},
         "seconds": round(seconds, 3), "rows_per_s": round(result["rows"] / seconds, 1) if seconds else None,
-        "model": str(model_dir), "model_hash": session.model_hash, "precision": variant, "provider": provider,
-        "engine": "local", "resumed": resumed, "this_run": totals, "settings": asdict(settings),
+        "model": str(model_dir), "model_hash": model_hash, "precision": variant, "provider": provider,
+        "engine": engine, "resumed": resumed, "this_run": totals, "settings": asdict(settings),
     }
     if "metrics" in result:
         summary["metrics"] = result["metrics"]

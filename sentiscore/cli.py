@@ -87,7 +87,8 @@ def _score(args: argparse.Namespace) -> int:
             raise BadInput(f"--{flag.replace('_', '-')} must be positive")
     summary = score(args.model, args.inputs, args.output, Columns(args.text_column, args.id_column, args.label_column),
                     args.split, args.precision, args.provider, settings, args.resume, args.overwrite,
-                    threads=args.threads, quiet=args.quiet)
+                    engine=args.engine, threads=args.threads, ray_address=args.ray_address, workers=args.workers,
+                    quiet=args.quiet)
     skipped = summary["skipped"]
     print(f"scored {summary['rows']} rows in {summary['seconds']:.1f} s ({summary['rows_per_s']} rows/s) with "
           f"{summary['precision']} on {summary['provider']}; skipped {skipped['rows']} {skipped['reasons'] or ''}")
@@ -151,8 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token-budget", type=int, default=8192, help="most padded tokens in a batch (default 8192)")
     p.add_argument("--window-rows", type=int, default=2048, help="rows sorted together by length (default 2048)")
     p.add_argument("--threads", type=int, help="onnxruntime threads (default: one per core)")
-    p.add_argument("--engine", default="local", choices=["local"],
-                   help="local (the Ray engine of the design is not built yet)")
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local (default) or ray: the same windows scored by actors on a Ray cluster")
+    p.add_argument("--ray-address", help="an existing Ray cluster, e.g. 10.0.0.5:6379 (default: start one here)")
+    p.add_argument("--workers", type=int, help="Ray actors (default: one per CPU of the cluster)")
     p.add_argument("--on-bad-row", default="skip", choices=["skip", "fail"],
                    help="rows without text: skip and count them (default), or fail the job")
     again = p.add_mutually_exclusive_group()

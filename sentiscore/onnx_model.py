@@ -44,6 +44,16 @@ def cuda_available() -> bool:
     return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
+def variant_hash(folder: Path, variant: str, manifest: dict, verify: bool = True) -> str:
+    """The variant's sha256 from the manifest, after checking its files against it (with `verify`)."""
+    file_name = VARIANT_FILES[variant]
+    if file_name not in manifest["files"]:
+        raise BadInput(f"{folder}: no {variant} variant (exported: {', '.join(manifest['variants'])})")
+    if verify:
+        manifest_io.verify(folder, [file_name, "tokenizer.json", "config.json"])
+    return manifest["files"][file_name]["sha256"]
+
+
 def require_cuda() -> None:
     """`--provider cuda` without onnxruntime's CUDA provider is bad input, said in one line."""
     if not cuda_available():
@@ -91,12 +101,7 @@ class OnnxModel:
         if file_name is None:
             raise BadInput(f"--precision {self.variant}: unknown (use {', '.join(VARIANT_FILES)})")
         self.manifest = manifest_io.read_manifest(self.folder)
-        if file_name not in self.manifest["files"]:
-            raise BadInput(f"{self.folder}: no {self.variant} variant (exported: "
-                           f"{', '.join(self.manifest['variants'])})")
-        if self.verify:
-            manifest_io.verify(self.folder, [file_name, "tokenizer.json", "config.json"])
-        self.model_hash = self.manifest["files"][file_name]["sha256"]
+        self.model_hash = variant_hash(self.folder, self.variant, self.manifest, self.verify)
         self.max_length = int(self.manifest["max_length"])
         self.pad_id = int(self.manifest.get("pad_token_id", 0))
         self.tokenizer = load_tokenizer(self.folder, self.max_length)

@@ -1,0 +1,107 @@
+"""The Ray engine on a real two-node cluster on loopback: identical predictions to the local engine."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import REPO, SHARED_DATA, run_cli
+
+RAY = str(Path(sys.executable).parent / "ray")
+SMALL = ["--window-rows", "64", "--token-budget", "2048", "--quiet"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """`ray start --head` plus a second `ray start --address`, one CPU each; stopped pass or fail."""
+    address = f"127.0.0.1:{free_port()}"
+    common = ["--num-cpus", "1", "--disable-usage-stats"]
+    # Ray 2.60 turns token authentication on by itself for `ray start`; every process must then agree
+    # on it (the token lives in ~/.ray/auth_token), the job subprocesses included.
+    os.environ["RAY_AUTH_MODE"] = "token"
+    try:
+        subprocess.run([RAY, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", address.split(":")[1],
+                        "--include-dashboard=false", *common], check=True, capture_output=True, timeout=120)
+        subprocess.run([RAY, "start", "--address", address, "--node-ip-address", "127.0.0.1", *common],
+                       check=True, capture_output=True, timeout=120)
+        yield address
+    finally:
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        os.environ.pop("RAY_AUTH_MODE", None)
+
+
+@pytest.fixture(scope="module")
+def reviews(tmp_path_factory) -> Path:
+    rows = pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet", columns=["id", "text", "label"]).head(3000)
+    path = tmp_path_factory.mktemp("ray") / "rt.parquet"
+    rows.to_parquet(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_predictions(exported, reviews) -> pd.DataFrame:
+    out = reviews.with_name("local.parquet")
+    result = run_cli("score", exported, reviews, "-o", out, *SMALL)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return pq.read_table(out).to_pandas()
+
+
+def start_ray_job(exported, reviews, out, address, *extra):
+    args = [sys.executable, "-m", "sentiscore.cli", "score", str(exported), str(reviews), "-o", str(out),
+            "--engine", "ray", "--ray-address", address, "--workers", "2", *SMALL, *extra]
+    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_parts(out: Path, proc, count: int) -> None:
+    deadline = time.time() + 180
+    while len(list(out.with_name(out.name + ".job").glob("part-*.parquet"))) < count:
+        assert proc.poll() is None and time.time() < deadline, "the job ended before the fault could be injected"
+        time.sleep(0.05)
+
+
+def test_two_node_cluster_gives_identical_predictions(cluster, exported, reviews, local_predictions):
+    out = reviews.with_name("ray.parquet")
+    proc = start_ray_job(exported, reviews, out, cluster)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), local_predictions)
+
+
+def test_a_killed_worker_loses_and_duplicates_nothing(cluster, exported, reviews, local_predictions):
+    out = reviews.with_name("ray-killed-worker.parquet")
+    proc = start_ray_job(exported, reviews, out, cluster)
+    wait_for_parts(out, proc, 5)
+    actors = subprocess.run(["pgrep", "-f", "ray::Scorer"], capture_output=True, text=True).stdout.split()
+    assert actors, "no Scorer actor process found"
+    subprocess.run(["kill", "-9", actors[0]], check=True)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    result = pq.read_table(out).to_pandas()
+    assert result["id"].is_unique
+    pd.testing.assert_frame_equal(result, local_predictions)
+
+
+def test_a_killed_driver_resumes(cluster, exported, reviews, local_predictions):
+    out = reviews.with_name("ray-killed-driver.parquet")
+    proc = start_ray_job(exported, reviews, out, cluster)
+    wait_for_parts(out, proc, 5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    proc = start_ray_job(exported, reviews, out, cluster, "--resume")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), local_predictions)

@@ -33,11 +33,21 @@ def summary_path(output: Path) -> Path:
     return output.with_name(output.name.removesuffix(".parquet") + ".summary.json")
 
 
-def start_job(output: Path, identity: dict, resume: bool, overwrite: bool) -> Path:
-    """Create or reopen OUTPUT.job; refuse to clobber or to resume a job that was something else."""
+MODES = ("new", "resume", "overwrite", "auto")
+
+
+def start_job(output: Path, identity: dict, mode: str) -> Path:
+    """Create or reopen OUTPUT.job; refuse to clobber or to resume a job that was something else.
+
+    mode: new (refuse anything existing), resume (continue a matching partial job), overwrite
+    (start again), auto (resume a matching partial job, else start again: the folder job's way).
+    """
     folder = job_dir(output)
     state = folder / "state.json"
-    if resume and state.is_file():
+    if mode == "auto":
+        matching = state.is_file() and json.loads(state.read_text()) == identity
+        mode = "resume" if matching else "overwrite"
+    if mode == "resume" and state.is_file():
         old = json.loads(state.read_text())
         if old["model_hash"] != identity["model_hash"]:
             raise BadInput(f"{folder}: the partial job was scored with model {old['model_hash'][:12]}, "
@@ -47,7 +57,7 @@ def start_job(output: Path, identity: dict, resume: bool, overwrite: bool) -> Pa
             raise BadInput(f"{folder}: the partial job differs in {', '.join(changed)}; refusing to resume "
                            "(use --overwrite to restart)")
         return folder
-    if not overwrite:
+    if mode not in ("overwrite", "resume"):
         if folder.exists():
             raise BadInput(f"{output}: a partial job exists in {folder} (use --resume or --overwrite)")
         if output.exists():

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from sentiscore.errors import BadInput, CheckFailed
+from sentiscore.errors import BadInput, CheckFailed, OutputError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,20 +78,22 @@ def _parity(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from score.predict import Settings
     from score.readers import Columns
-    from score.run import score
+    from score.run import ScoreOptions, score
 
-    settings = Settings(window_rows=args.window_rows, token_budget=args.token_budget,
-                        max_batch_rows=args.batch_size, on_bad_row=args.on_bad_row)
     for flag in ("window_rows", "token_budget", "batch_size"):
         if getattr(args, flag) <= 0:
             raise BadInput(f"--{flag.replace('_', '-')} must be positive")
-    summary = score(args.model, args.inputs, args.output, Columns(args.text_column, args.id_column, args.label_column),
-                    args.split, args.precision, args.provider, settings, args.resume, args.overwrite,
-                    engine=args.engine, threads=args.threads, ray_address=args.ray_address, workers=args.workers,
-                    quiet=args.quiet)
+    opts = ScoreOptions(
+        model=args.model, columns=Columns(args.text_column, args.id_column, args.label_column), split=args.split,
+        precision=args.precision, provider=args.provider, engine=args.engine, threads=args.threads,
+        ray_address=args.ray_address, workers=args.workers, quiet=args.quiet,
+        settings=Settings(window_rows=args.window_rows, token_budget=args.token_budget,
+                          max_batch_rows=args.batch_size, on_bad_row=args.on_bad_row))
+    mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
+    summary = score(opts, args.inputs, args.output, mode)
     skipped = summary["skipped"]
-    print(f"scored {summary['rows']} rows in {summary['seconds']:.1f} s ({summary['rows_per_s']} rows/s) with "
-          f"{summary['precision']} on {summary['provider']}; skipped {skipped['rows']} {skipped['reasons'] or ''}")
+    print(f"scored {summary['rows']} rows in {summary['seconds']:.1f} s ({summary['rows_per_s']} rows/s) "
+          f"with {summary['precision']} on {summary['provider']}; skipped {skipped['rows']} {skipped['reasons'] or ''}")
     if "metrics" in summary:
         m = summary["metrics"]
         print(f"accuracy {m['accuracy']:.4f}  precision {m['precision']:.4f}  recall {m['recall']:.4f}  "
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (BadInput, CheckFailed) as exc:
+    except (BadInput, CheckFailed, OutputError) as exc:
         if debug:
             raise
         print(f"sentiscore: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The two failures the CLI turns into exit codes: bad input (2) and a failed check (1)."""
+"""The failures the CLI turns into exit codes: bad input or output (2) and a failed check (1)."""
 
 
 class BadInput(Exception):
@@ -11,3 +11,9 @@ class CheckFailed(Exception):
     """A check (parity, metrics) failed: the CLI prints the message and exits 1."""
 
     exit_code = 1
+
+
+class OutputError(Exception):
+    """The output could not be written (disk full, read-only folder): exit 2, the job kept for --resume."""
+
+    exit_code = 2

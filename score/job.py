@@ -33,8 +33,6 @@ def summary_path(output: Path) -> Path:
     return output.with_name(output.name.removesuffix(".parquet") + ".summary.json")
 
 
-MODES = ("new", "resume", "overwrite", "auto")
-
 
 def start_job(output: Path, identity: dict, mode: str) -> Path:
     """Create or reopen OUTPUT.job; refuse to clobber or to resume a job that was something else.
@@ -56,16 +54,24 @@ def start_job(output: Path, identity: dict, mode: str) -> Path:
             changed = sorted(k for k in identity if old.get(k) != identity[k])
             raise BadInput(f"{folder}: the partial job differs in {', '.join(changed)}; refusing to resume "
                            "(use --overwrite to restart)")
+        remove_temporaries(output)
         return folder
     if mode not in ("overwrite", "resume"):
         if folder.exists():
             raise BadInput(f"{output}: a partial job exists in {folder} (use --resume or --overwrite)")
         if output.exists():
             raise BadInput(f"{output}: already exists (use --overwrite to replace it)")
+    remove_temporaries(output)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     atomic.write_json(state, identity)
     return folder
+
+
+def remove_temporaries(output: Path) -> None:
+    """Temporary files a killed job left behind (never a committed part or a finished output)."""
+    for stale in [*output.parent.glob(f".{output.name}.*.tmp"), *job_dir(output).glob(".*.tmp")]:
+        stale.unlink(missing_ok=True)
 
 
 def part_path(folder: Path, input_index: int, window: int) -> Path:

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from sentiscore import log
 from sentiscore.errors import BadInput, CheckFailed, OutputError
 
 
@@ -75,6 +76,22 @@ def _parity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _folder_job(opts, args: argparse.Namespace) -> int:
+    """-o OUTPUT_DIR: every input file into its own output, with a ledger and a lock."""
+    from score.folder_job import run_folder_job
+
+    if args.resume or args.overwrite:
+        raise BadInput("--resume/--overwrite: a folder job (-o OUTPUT_DIR) resumes and rescores by itself")
+    result = run_folder_job(opts, args.inputs, Path(args.output), args.fail_fast)
+    if not log.is_json():
+        for f in result["files"]:
+            print(f"{f['outcome']:>8}  {f['input']}" + (f"  ({f['rows']} rows)" if "rows" in f else "")
+                  + (f"  {f['error']}" if "error" in f else ""))
+        print(f"{result['scored']} scored, {result['skipped']} skipped, {result['failed']} failed, "
+              f"{result['not_attempted']} not attempted; ledger in {args.output}")
+    return 2 if result["failed"] else 0
+
+
 def _score(args: argparse.Namespace) -> int:
     from score.predict import Settings
     from score.readers import Columns
@@ -86,11 +103,16 @@ def _score(args: argparse.Namespace) -> int:
     opts = ScoreOptions(
         model=args.model, columns=Columns(args.text_column, args.id_column, args.label_column), split=args.split,
         precision=args.precision, provider=args.provider, engine=args.engine, threads=args.threads,
-        ray_address=args.ray_address, workers=args.workers, quiet=args.quiet,
+        ray_address=args.ray_address, workers=args.workers, quiet=args.quiet or log.is_json(),
         settings=Settings(window_rows=args.window_rows, token_budget=args.token_budget,
                           max_batch_rows=args.batch_size, on_bad_row=args.on_bad_row))
+    if args.output and not args.output.endswith(".parquet"):
+        return _folder_job(opts, args)
     mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
     summary = score(opts, args.inputs, args.output, mode)
+    if log.is_json():
+        log.event("job.end", **summary)
+        return 0
     skipped = summary["skipped"]
     print(f"scored {summary['rows']} rows in {summary['seconds']:.1f} s ({summary['rows_per_s']} rows/s) "
           f"with {summary['precision']} on {summary['provider']}; skipped {skipped['rows']} {skipped['reasons'] or ''}")
@@ -105,6 +127,8 @@ def _score(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sentiscore", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--log-format", default="human", choices=["human", "json"],
+                        help="json: one JSON object per event on stderr, for log collectors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("finetune", help="fine-tune an encoder and write a run folder")
@@ -163,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue a killed job")
     again.add_argument("--overwrite", action="store_true", help="replace an existing output or partial job")
+    p.add_argument("--fail-fast", action="store_true", help="folder job: stop at the first file that fails")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_score)
     return parser
@@ -175,11 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         args = build_parser().parse_args(argv)
+        log.configure(args.log_format)
         return args.run(args)
     except (BadInput, CheckFailed, OutputError) as exc:
         if debug:
             raise
-        print(f"sentiscore: {exc}", file=sys.stderr)
+        if log.is_json():
+            log.event("error", message=str(exc), exit_code=exc.exit_code)
+        else:
+            print(f"sentiscore: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("sentiscore: interrupted", file=sys.stderr)

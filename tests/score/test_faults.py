@@ -1,0 +1,156 @@
+"""The fault suite: each fault injected for real; nothing lost, nothing written twice, one clear line.
+
+Faults: SIGKILL at random points (reading, scoring, writing) then rerun; SIGKILL during assembly; a full
+disk (a small tmpfs); a read-only output folder (a read-only tmpfs); a truncated CSV; a model folder
+with a file missing. (Corrupt Parquet, invalid UTF-8, non-JSON lines, missing text columns and an
+altered model file are in test_score.py; two jobs on one folder in test_folder_job.py.)
+"""
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from score.job import summary_path
+from tests.conftest import REPO, SHARED_DATA, one_line_error, run_cli
+
+FINE = ["--window-rows", "16", "--token-budget", "1024", "--quiet"]  # many small windows: many kill points
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory) -> Path:
+    frame = pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet", columns=["id", "text", "label"]).head(2000)
+    path = tmp_path_factory.mktemp("faults") / "rt.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(exported, rows) -> pd.DataFrame:
+    out = rows.with_name("reference.parquet")
+    result = run_cli("score", exported, rows, "-o", out, *FINE)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return pq.read_table(out).to_pandas()
+
+
+def start(exported, rows, out, *extra):
+    args = [sys.executable, "-m", "sentiscore.cli", "score", str(exported), str(rows), "-o", str(out), *FINE, *extra]
+    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def assert_complete(out: Path, reference: pd.DataFrame) -> None:
+    result = pq.read_table(out).to_pandas()
+    assert result["id"].is_unique
+    pd.testing.assert_frame_equal(result, reference)
+    assert not out.with_name(out.name + ".job").exists()
+    assert not list(out.parent.glob(f".{out.name}.*"))  # no temporary left behind
+
+
+def test_sigkill_at_random_points_then_rerun(exported, rows, reference, tmp_path):
+    """Killed while loading and reading, then three times at random numbers of committed windows."""
+    out = tmp_path / "out.parquet"
+    job = tmp_path / "out.parquet.job"
+    windows = len(pd.read_parquet(rows, columns=["id"])) // 16 + 1
+    rng = random.Random(1234)
+    proc = start(exported, rows, out)
+    time.sleep(rng.uniform(0.2, 1.0))  # start-up: model load, hash check, first reads
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for target in sorted(rng.sample(range(1, windows), 3)):
+        proc = start(exported, rows, out, "--resume")
+        while len(list(job.glob("part-*.parquet"))) < target:
+            assert proc.poll() is None, "the job ended before the kill"
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert not out.exists()
+    result = run_cli("score", exported, rows, "-o", out, "--resume", *FINE)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert_complete(out, reference)
+
+
+def test_sigkill_while_assembling_the_output(exported, rows, tmp_path):
+    """Windows of 4 rows: 500 parts, so writing the output takes long enough to be killed in the act."""
+    tiny = ["--window-rows", "4"]
+    whole = tmp_path / "whole.parquet"
+    assert run_cli("score", exported, rows, "-o", whole, *FINE, *tiny).returncode == 0
+    out = tmp_path / "out.parquet"
+    job = tmp_path / "out.parquet.job"
+    windows = len(pd.read_parquet(rows, columns=["id"])) // 4
+    proc = start(exported, rows, out, *tiny)
+    while len(list(job.glob("part-*.parquet"))) < windows:
+        assert proc.poll() is None, "the job ended before the kill"
+        time.sleep(0.01)
+    while not list(tmp_path.glob(".out.parquet.*.tmp")):  # the output's temporary: assembly has begun
+        assert proc.poll() is None, "the job finished before assembly could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    result = run_cli("score", exported, rows, "-o", out, "--resume", *FINE, *tiny)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert_complete(out, pq.read_table(whole).to_pandas())
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A small tmpfs of our own (the tests run as root, as CI does); unmounted pass or fail."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_then_resume_after_making_room(exported, rows, reference, tmpfs):
+    out = tmpfs / "out.parquet"
+    line = one_line_error(run_cli("score", exported, rows, "-o", out, *FINE))
+    assert "No space left on device" in line and "--resume" in line and str(out) in line
+    assert not out.exists() and not summary_path(out).exists()
+    committed = list((tmpfs / "out.parquet.job").glob("part-*.parquet"))
+    assert committed, "the windows committed before the disk filled were lost"
+    subprocess.run(["mount", "-o", "remount,size=16m", str(tmpfs)], check=True)
+    result = run_cli("score", exported, rows, "-o", out, "--resume", *FINE)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(summary_path(out).read_text())["resumed"] is True
+    assert_complete(out, reference)
+
+
+def test_read_only_output_folder(exported, rows, tmpfs):
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    out = tmpfs / "out.parquet"
+    line = one_line_error(run_cli("score", exported, rows, "-o", out, *FINE))
+    assert "Read-only file system" in line and str(out) in line
+    assert list(tmpfs.iterdir()) == []
+
+
+@pytest.mark.parametrize("cut", ["inside a quoted field", "inside a row"])
+def test_truncated_csv(exported, tmp_path, cut):
+    frame = pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet", columns=["id", "text", "label"]).head(400)
+    frame.loc[399, "text"] = 'the last one, "quoted", with a comma'
+    text = frame.to_csv(index=False)
+    end = text.rindex('"quoted"') if cut == "inside a quoted field" else text.rindex(",")
+    path = tmp_path / "cut.csv"
+    path.write_text(text[:end])
+    out = tmp_path / "out.parquet"
+    line = one_line_error(run_cli("score", exported, path, "-o", out, *FINE))
+    assert "cut.csv" in line and ("unreadable" in line or "label" in line)
+    assert not out.exists() and not (tmp_path / "out.parquet.job").exists()
+
+
+@pytest.mark.parametrize("missing", ["model.int8.onnx", "tokenizer.json", "manifest.json"])
+def test_model_folder_with_a_file_missing(exported, rows, tmp_path, missing):
+    import shutil
+
+    model = tmp_path / "onnx"
+    shutil.copytree(exported / "onnx", model)
+    (model / missing).unlink()
+    line = one_line_error(run_cli("score", model, rows, "-o", tmp_path / "o.parquet", *FINE))
+    assert missing in line or "not an export folder" in line
+    assert not (tmp_path / "o.parquet").exists()

@@ -78,7 +78,9 @@ def _frames(spec: str, split: str | None) -> Iterator[pd.DataFrame]:
         # every column as string: ids like "007" keep their zeros, labels are checked below
         with open(path, "rb") as f:
             names = pacsv.open_csv(f, read_options=pacsv.ReadOptions(block_size=1 << 20)).schema.names
-        options = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True)
+        # only an empty unquoted field is null: a review that says "NULL" or "NA" is text
+        options = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
+                                       strings_can_be_null=True, quoted_strings_can_be_null=False)
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22), convert_options=options,
                                 parse_options=pacsv.ParseOptions(newlines_in_values=True))
         for batch in reader:

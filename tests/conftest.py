@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -85,6 +86,8 @@ def write_formats(frame: pd.DataFrame, folder: Path, stem: str = "rows") -> dict
     folder.mkdir(parents=True, exist_ok=True)
     paths = {fmt: folder / f"{stem}.{fmt}" for fmt in ("parquet", "csv", "jsonl")}
     frame.to_parquet(paths["parquet"], index=False)
-    frame.to_csv(paths["csv"], index=False)
+    # strings quoted: RFC 4180 leaves a bare carriage return inside an unquoted field ambiguous
+    # (pandas quotes fields with "\n" but not with "\r"; hypothesis found that one)
+    frame.to_csv(paths["csv"], index=False, quoting=csv.QUOTE_NONNUMERIC)
     frame.to_json(paths["jsonl"], orient="records", lines=True, force_ascii=False)
     return paths

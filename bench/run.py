@@ -67,17 +67,27 @@ def main() -> None:
                         help="IMDB reviews per precision (default all; 0 skips the throughput runs)")
     parser.add_argument("--memory-rows", type=int, nargs="*", default=[10_000, 100_000],
                         help="input sizes for the memory curve (1000000 takes about 17 minutes here)")
+    parser.add_argument("--engine-rows", type=int, default=0,
+                        help="also score this many Rotten Tomatoes rows with --engine local and --engine ray")
     parser.add_argument("--name", help="results file stem (default score)")
     args = parser.parse_args()
     run = args.run or latest_run()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results = {"run": str(run), "cpu_count": os.cpu_count(), "throughput": {}, "memory": {}}
+    results = {"run": str(run), "cpu_count": os.cpu_count(), "throughput": {}, "memory": {}, "engines": {}}
     with tempfile.TemporaryDirectory() as tmp:
         imdb = Path(tmp) / "imdb.parquet"
         pd.read_parquet(SHARED / "imdb_reviews.parquet").head(args.imdb_rows).to_parquet(imdb, index=False)
         for precision in ("int8", "fp32") if args.imdb_rows else ():
             results["throughput"][precision] = measure(run, imdb, "--precision", precision)
             print(precision, results["throughput"][precision], flush=True)
+        if args.engine_rows:
+            data = sampled(args.engine_rows, Path(tmp))
+            for engine in ("local", "ray"):
+                results["engines"][engine] = measure(run, data, "--engine", engine)
+                print(engine, results["engines"][engine], flush=True)
+            windows = -(-args.engine_rows // 2048)
+            extra = results["engines"]["ray"]["wall_s"] - results["engines"]["local"]["wall_s"]
+            results["engines"]["ray_overhead_s_per_window"] = round(extra / windows, 3)
         for rows in args.memory_rows:
             results["memory"][str(rows)] = measure(run, sampled(rows, Path(tmp)))
             print(rows, results["memory"][str(rows)], flush=True)
@@ -92,6 +102,11 @@ def main() -> None:
     for rows, r in results["memory"].items():
         lines.append(f"| Rotten Tomatoes x{rows} | int8 | {r['rows']} | {r['reviews_per_s']} | {r['tokens_per_s']:.0f} "
                      f"| {r['peak_rss_mb']} | {r['accuracy']:.4f} |")
+    for engine in ("local", "ray"):
+        if engine in results["engines"]:
+            r = results["engines"][engine]
+            lines.append(f"| Rotten Tomatoes x{r['rows']}, engine {engine} | int8 | {r['rows']} | {r['reviews_per_s']} "
+                         f"| {r['tokens_per_s']:.0f} | {r['peak_rss_mb']} (driver) | {r['accuracy']:.4f} |")
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -31,6 +31,7 @@ def run_local(model: OnnxModel, inputs: list[str], columns: Columns, split: str 
               folder: Path, quiet: bool = False) -> dict:
     """Score every pending window into its part; returns token counts for the summary."""
     totals = {"tokens": 0, "padded_tokens": 0, "batches": 0}
+    model.warm_up(settings.token_budget, settings.max_batch_rows)
     known = [row_count(spec) for spec in inputs]
     total = sum(known) if all(n is not None for n in known) else None
     with tqdm(total=total, unit="rows", disable=quiet, dynamic_ncols=True) as progress, \

@@ -30,8 +30,9 @@ def _scorer_class():
 
     @ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)
     class Scorer:
-        def __init__(self, model_dir: str, variant: str, provider: str, threads: int) -> None:
+        def __init__(self, model_dir: str, variant: str, provider: str, threads: int, settings: Settings) -> None:
             self.model = OnnxModel(Path(model_dir), variant=variant, provider=provider, threads=threads)
+            self.model.warm_up(settings.token_budget, settings.max_batch_rows)
 
         def score(self, window, settings: Settings, source: str):
             return score_window(self.model, window, settings, source)
@@ -56,7 +57,8 @@ def run_ray(model_dir: Path, variant: str, provider: str, inputs: list[str], col
     try:
         count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         scorer = _scorer_class()
-        actors = [scorer.remote(str(model_dir.resolve()), variant, provider, threads or 1) for _ in range(count)]
+        actors = [scorer.remote(str(model_dir.resolve()), variant, provider, threads or 1, settings)
+                  for _ in range(count)]
         totals = {"tokens": 0, "padded_tokens": 0, "batches": 0, "workers": count}
         known = [row_count(spec) for spec in inputs]
         total = sum(known) if all(n is not None for n in known) else None

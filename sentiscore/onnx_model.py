@@ -118,6 +118,13 @@ class OnnxModel:
         self.session = ort.InferenceSession(str(self.folder / file_name), options, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
 
+    def warm_up(self, token_budget: int, max_rows: int) -> None:
+        """Run the largest batches the budget allows once, so onnxruntime's memory arena reaches its
+        peak at start-up: peak memory then depends on the batching settings, not on the input."""
+        widest = max(1, min(max_rows, token_budget // self.max_length))
+        for rows, width in ((widest, self.max_length), (max_rows, max(1, token_budget // max_rows))):
+            self.run(self.pad([[self.pad_id + 1] * min(width, self.max_length)] * rows))
+
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text, truncated at the model's max length."""
         return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=True)]

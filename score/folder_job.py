@@ -21,7 +21,7 @@ from score.run import ScoreOptions, choose, score
 from sentiscore import atomic, log
 from sentiscore.errors import BadInput, OutputError
 from sentiscore.manifest import read_manifest, sha256_file
-from sentiscore.onnx_model import VARIANT_FILES, export_folder
+from sentiscore.onnx_model import export_folder, variant_hash
 
 LEDGER = "ledger.json"
 LOCK = ".lock"
@@ -69,7 +69,7 @@ def run_folder_job(opts: ScoreOptions, inputs: list[str], output_dir: Path, fail
     """Score every input file not yet in the ledger under this model; returns the job summary."""
     model_dir = export_folder(opts.model)
     _, variant = choose(model_dir, opts.provider, opts.precision)
-    model_hash = read_manifest(model_dir)["files"][VARIANT_FILES[variant]]["sha256"]
+    model_hash = variant_hash(model_dir, variant, read_manifest(model_dir), verify=False)
     files = [Path(p) for p in expand_inputs(inputs) if not p.startswith("hub:")]
     started = time.perf_counter()
     outcomes = []

@@ -27,14 +27,24 @@ def pending_windows(inputs: list[str], columns: Columns, split: str | None, sett
             yield spec, window
 
 
+def progress_bar(inputs: list[str], quiet: bool) -> tqdm:
+    """A bar over rows, with a total where the inputs tell their size up front (Parquet)."""
+    known = [row_count(spec) for spec in inputs]
+    total = sum(known) if all(n is not None for n in known) else None
+    return tqdm(total=total, unit="rows", disable=quiet, dynamic_ncols=True)
+
+
+def add_counts(totals: dict, stats: dict) -> None:
+    for key in ("tokens", "padded_tokens", "batches"):
+        totals[key] = totals.get(key, 0) + stats[key]
+
+
 def run_local(model: OnnxModel, inputs: list[str], columns: Columns, split: str | None, settings: Settings,
               folder: Path, quiet: bool = False) -> dict:
     """Score every pending window into its part; returns token counts for the summary."""
     totals = {"tokens": 0, "padded_tokens": 0, "batches": 0}
     model.warm_up(settings.token_budget, settings.max_batch_rows)
-    known = [row_count(spec) for spec in inputs]
-    total = sum(known) if all(n is not None for n in known) else None
-    with tqdm(total=total, unit="rows", disable=quiet, dynamic_ncols=True) as progress, \
+    with progress_bar(inputs, quiet) as progress, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenise") as pool:
         stream = pending_windows(inputs, columns, split, settings, folder, progress)
 
@@ -47,7 +57,6 @@ def run_local(model: OnnxModel, inputs: list[str], columns: Columns, split: str 
             ahead = pool.submit(next_prepared)  # tokenise the next window while this one runs
             table, stats = infer(model, prepared)
             job.commit_part(folder, prepared.window.input_index, prepared.window.index, table, stats)
-            for key in totals:
-                totals[key] += stats[key]
+            add_counts(totals, stats)
             progress.update(len(prepared.window.ids))
     return totals

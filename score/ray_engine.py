@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
-
 from score import job
-from score.local import pending_windows
+from score.local import add_counts, pending_windows, progress_bar
 from score.predict import Settings
-from score.readers import Columns, row_count
+from score.readers import Columns
 from sentiscore.errors import BadInput
 
 
@@ -60,10 +58,8 @@ def run_ray(model_dir: Path, variant: str, provider: str, inputs: list[str], col
         actors = [scorer.remote(str(model_dir.resolve()), variant, provider, threads or 1, settings)
                   for _ in range(count)]
         totals = {"tokens": 0, "padded_tokens": 0, "batches": 0, "workers": count}
-        known = [row_count(spec) for spec in inputs]
-        total = sum(known) if all(n is not None for n in known) else None
         in_flight: dict = {}
-        with tqdm(total=total, unit="rows", disable=quiet, dynamic_ncols=True) as progress:
+        with progress_bar(inputs, quiet) as progress:
             stream = pending_windows(inputs, columns, split, settings, folder, progress)
             turn = 0
 
@@ -76,8 +72,7 @@ def run_ray(model_dir: Path, variant: str, provider: str, inputs: list[str], col
                         raise exc.cause from None
                     raise
                 job.commit_part(folder, window.input_index, window.index, table, stats)
-                for key in ("tokens", "padded_tokens", "batches"):
-                    totals[key] += stats[key]
+                add_counts(totals, stats)
                 progress.update(len(window.ids))
 
             for source, window in stream:

@@ -77,6 +77,23 @@ def exported(trained_run, tmp_path_factory) -> Path:
     return run
 
 
+def rotten_tomatoes_file(rows: int, folder: Path) -> Path:
+    """The first ROWS real Rotten Tomatoes snippets (id, text, label) as a Parquet file in FOLDER."""
+    frame = pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet", columns=["id", "text", "label"]).head(rows)
+    path = folder / f"rt-{rows}.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def scored(model: Path, data: Path, out: Path, *flags: str) -> pd.DataFrame:
+    """Score through the CLI, assert success, return the predictions."""
+    import pyarrow.parquet as pq
+
+    result = run_cli("score", model, data, "-o", out, *flags)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return pq.read_table(out).to_pandas()
+
+
 def load_metrics(run: Path) -> dict:
     return json.loads((run / "metrics.json").read_text())
 

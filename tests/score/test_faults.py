@@ -19,25 +19,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from score.job import summary_path
-from tests.conftest import REPO, SHARED_DATA, one_line_error, run_cli
+from tests.conftest import REPO, SHARED_DATA, one_line_error, rotten_tomatoes_file, run_cli, scored
 
 FINE = ["--window-rows", "16", "--token-budget", "1024", "--quiet"]  # many small windows: many kill points
 
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory) -> Path:
-    frame = pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet", columns=["id", "text", "label"]).head(2000)
-    path = tmp_path_factory.mktemp("faults") / "rt.parquet"
-    frame.to_parquet(path, index=False)
-    return path
+    return rotten_tomatoes_file(2000, tmp_path_factory.mktemp("faults"))
 
 
 @pytest.fixture(scope="module")
 def reference(exported, rows) -> pd.DataFrame:
-    out = rows.with_name("reference.parquet")
-    result = run_cli("score", exported, rows, "-o", out, *FINE)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return pq.read_table(out).to_pandas()
+    return scored(exported, rows, rows.with_name("reference.parquet"), *FINE)
 
 
 def start(exported, rows, out, *extra):
@@ -79,8 +73,7 @@ def test_sigkill_at_random_points_then_rerun(exported, rows, reference, tmp_path
 def test_sigkill_while_assembling_the_output(exported, rows, tmp_path):
     """Windows of 4 rows: 500 parts, so writing the output takes long enough to be killed in the act."""
     tiny = ["--window-rows", "4"]
-    whole = tmp_path / "whole.parquet"
-    assert run_cli("score", exported, rows, "-o", whole, *FINE, *tiny).returncode == 0
+    whole = scored(exported, rows, tmp_path / "whole.parquet", *FINE, *tiny)
     out = tmp_path / "out.parquet"
     job = tmp_path / "out.parquet.job"
     windows = len(pd.read_parquet(rows, columns=["id"])) // 4
@@ -95,7 +88,7 @@ def test_sigkill_while_assembling_the_output(exported, rows, tmp_path):
     assert not out.exists()
     result = run_cli("score", exported, rows, "-o", out, "--resume", *FINE, *tiny)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert_complete(out, pq.read_table(whole).to_pandas())
+    assert_complete(out, whole)
 
 
 @pytest.fixture

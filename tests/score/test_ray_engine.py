@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import REPO, SHARED_DATA, run_cli
+from tests.conftest import REPO, rotten_tomatoes_file, scored
 
 RAY = str(Path(sys.executable).parent / "ray")
 SMALL = ["--window-rows", "64", "--token-budget", "2048", "--quiet"]
@@ -45,18 +45,12 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def reviews(tmp_path_factory) -> Path:
-    rows = pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet", columns=["id", "text", "label"]).head(3000)
-    path = tmp_path_factory.mktemp("ray") / "rt.parquet"
-    rows.to_parquet(path, index=False)
-    return path
+    return rotten_tomatoes_file(3000, tmp_path_factory.mktemp("ray"))
 
 
 @pytest.fixture(scope="module")
 def local_predictions(exported, reviews) -> pd.DataFrame:
-    out = reviews.with_name("local.parquet")
-    result = run_cli("score", exported, reviews, "-o", out, *SMALL)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return pq.read_table(out).to_pandas()
+    return scored(exported, reviews, reviews.with_name("local.parquet"), *SMALL)
 
 
 def start_ray_job(exported, reviews, out, address, *extra):

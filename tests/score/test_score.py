@@ -181,3 +181,12 @@ def test_altered_model_is_refused(exported, reviews, tmp_path):
     reviews.head(10).to_parquet(path, index=False)
     line = one_line_error(run_cli("score", model, path, "-o", tmp_path / "o.parquet"))
     assert "model.int8.onnx: sha256 differs" in line
+
+
+def test_io_binding_path_gives_the_same_logits(exported, reviews):
+    """The IO-binding path (used on CUDA) run on the CPU: identical logits to plain session.run."""
+    texts = reviews["text"].head(40).tolist()
+    plain = OnnxModel(exported, variant="int8")
+    bound = OnnxModel(exported, variant="int8", io_binding=True)
+    feeds = plain.pad(plain.encode(texts))
+    np.testing.assert_array_equal(plain.run(feeds), bound.run(feeds))

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from score import job
 from score.batching import Window, windows
-from score.predict import Settings, infer, prepare
+from score.predict import Settings, infer, prepare, release_free_memory
 from score.readers import Columns, read_chunks, row_count
 from sentiscore.onnx_model import OnnxModel
 
@@ -57,6 +57,7 @@ def run_local(model: OnnxModel, inputs: list[str], columns: Columns, split: str 
             ahead = pool.submit(next_prepared)  # tokenise the next window while this one runs
             table, stats = infer(model, prepared)
             job.commit_part(folder, prepared.window.input_index, prepared.window.index, table, stats)
+            release_free_memory()
             add_counts(totals, stats)
             progress.update(len(prepared.window.ids))
     return totals

@@ -23,7 +23,7 @@ from sentiscore.errors import BadInput
 def _scorer_class():
     import ray
 
-    from score.predict import score_window
+    from score.predict import release_free_memory, score_window
     from sentiscore.onnx_model import OnnxModel
 
     @ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)
@@ -33,7 +33,9 @@ def _scorer_class():
             self.model.warm_up(settings.token_budget, settings.max_batch_rows)
 
         def score(self, window, settings: Settings, source: str):
-            return score_window(self.model, window, settings, source)
+            result = score_window(self.model, window, settings, source)
+            release_free_memory()
+            return result
 
     return Scorer
 

@@ -41,9 +41,8 @@ def add_counts(totals: dict, stats: dict) -> None:
 
 def run_local(model: OnnxModel, inputs: list[str], columns: Columns, split: str | None, settings: Settings,
               folder: Path, quiet: bool = False) -> dict:
-    """Score every pending window into its part; returns token counts for the summary."""
+    """Score every pending window into its part (MODEL warmed up); returns token counts for the summary."""
     totals = {"tokens": 0, "padded_tokens": 0, "batches": 0}
-    model.warm_up(settings.token_budget, settings.max_batch_rows)
     with progress_bar(inputs, quiet) as progress, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenise") as pool:
         stream = pending_windows(inputs, columns, split, settings, folder, progress)

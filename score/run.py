@@ -79,6 +79,7 @@ def score(opts: ScoreOptions, inputs: list[str], output: str | None, mode: str =
         session, model_hash = None, variant_hash(model_dir, variant, read_manifest(model_dir))
     else:
         session = OnnxModel(model_dir, variant=variant, provider=provider, threads=opts.threads)  # verifies hashes
+        session.warm_up(opts.settings.token_budget, opts.settings.max_batch_rows)
         model_hash = session.model_hash
     identity = {"model_hash": model_hash, "variant": variant, "inputs": specs, "split": opts.split,
                 "fingerprints": [fingerprint(spec) for spec in specs],
@@ -88,6 +89,7 @@ def score(opts: ScoreOptions, inputs: list[str], output: str | None, mode: str =
     except OSError as exc:
         raise OutputError(f"{out}: cannot write ({exc.strerror or exc})") from None
     resumed = any(folder.glob("part-*.parquet"))
+    ready = time.perf_counter()
     try:
         if opts.engine == "ray":
             from score.ray_engine import run_ray
@@ -105,11 +107,15 @@ def score(opts: ScoreOptions, inputs: list[str], output: str | None, mode: str =
     except OSError as exc:  # disk full, read-only: what was committed stays for --resume
         raise OutputError(f"{out}: cannot write ({exc.strerror or exc}); committed windows are kept in "
                           f"{folder}: make room, then rerun with --resume") from None
-    seconds = time.perf_counter() - started
+    finished = time.perf_counter()
+    seconds = finished - started
     summary = {
         "output": str(out), "inputs": specs, "rows": result["rows"],
         "skipped": {"rows": sum(result["skipped"].values()), "reasons": result["skipped"]},
         "seconds": round(seconds, 3), "rows_per_s": round(result["rows"] / seconds, 1) if seconds else None,
+        # load: model, hash check, warm-up, job state (the Ray actors load theirs during scoring);
+        # scoring: reading, tokenising, inference, committing parts, assembling the output
+        "load_s": round(ready - started, 3), "scoring_s": round(finished - ready, 3),
         "model": str(model_dir), "model_hash": model_hash, "precision": variant, "provider": provider,
         "engine": opts.engine, "resumed": resumed, "this_run": totals, "settings": asdict(opts.settings),
     }

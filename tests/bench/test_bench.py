@@ -1,0 +1,54 @@
+"""The benchmark's own pieces: work per review, the review-length set, padding counts, and that
+every contender scores the same task (their labels agree with `sentiscore score` fp32)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import models, roofline, texts
+from bench import run as bench_run
+from tests.conftest import rotten_tomatoes_file
+
+MINILM = {"hidden_size": 384, "num_hidden_layers": 6, "intermediate_size": 1536}
+BERT_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "intermediate_size": 3072}
+
+
+def test_ops_per_review_match_the_known_counts():
+    assert roofline.ops_per_review(MINILM, 128) / 1e9 == pytest.approx(2.87, abs=0.01)
+    assert roofline.ops_per_review(BERT_BASE, 128) / 1e9 == pytest.approx(22.35, abs=0.01)
+    # attention's share grows with length: twice the tokens is more than twice the work
+    assert roofline.ops_per_review(MINILM, 256) > 2 * roofline.ops_per_review(MINILM, 128)
+
+
+def test_review_set_is_real_reviews_cut_to_product_review_lengths(tmp_path):
+    review = pd.read_parquet(texts.build("review", 2000, tmp_path))
+    long = pd.read_parquet(texts.build("long", 2000, tmp_path))
+    imdb = pd.read_parquet(texts.SHARED / "imdb_reviews.parquet").set_index("id")
+    words = review["text"].str.split().str.len()
+    assert 72 <= words.mean() <= 88
+    assert words.quantile(0.95) > 2 * words.median()  # a long tail
+    assert not set(review["id"]) & set(long["id"])
+    assert review["id"].is_unique and len(review) == 2000
+    for row in review.itertuples():
+        source = imdb.loc[row.id]
+        assert source["text"].split()[:len(row.text.split())] == row.text.split()
+        assert source["label"] == row.label
+
+
+def test_pipeline_padding_is_per_batch_of_32_in_input_order():
+    lengths = np.array([10] * 31 + [100] + [7])
+    assert bench_run.pipeline_padded_tokens(lengths) == 32 * 100 + 7
+
+
+def test_every_contender_labels_like_the_scorer(exported, tmp_path):
+    data = rotten_tomatoes_file(300, tmp_path)
+    reference = bench_run.score(exported / "onnx", data, "--precision", "fp32")["predictions"]
+    optimum_dir = models.optimum_exports(exported / "checkpoint", tmp_path / "optimum")
+    for name in (n for n in bench_run.CONTENDERS if n != "sentiscore fp32"):
+        predictions = bench_run.run_contender(name, exported / "onnx", optimum_dir, exported / "checkpoint",
+                                              data)["predictions"]
+        agreement = (predictions == reference).mean()
+        # fp32 contenders compute the same logits; int8 ones round, so a few labels may flip
+        assert agreement >= (0.99 if "int8" not in name else 0.9), name

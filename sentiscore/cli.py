@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["int8", "fp32", "fp16"], help="variant (default: int8 on CPU, fp16 on CUDA)")
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=256, help="most rows in a batch (default 256)")
-    p.add_argument("--token-budget", type=int, default=8192, help="most padded tokens in a batch (default 8192)")
+    p.add_argument("--token-budget", type=int, default=1024, help="most padded tokens in a batch (default 1024)")
     p.add_argument("--window-rows", type=int, default=2048, help="rows sorted together by length (default 2048)")
     p.add_argument("--threads", type=int, help="onnxruntime threads (default: one per core)")
     p.add_argument("--engine", default="local", choices=["local", "ray"],

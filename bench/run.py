@@ -207,7 +207,8 @@ def markdown(results: dict) -> str:
                      f"| {r['x_pipeline']:.2f} | {r['accuracy']:.4f} ({r['accuracy_vs_pipeline_points']:+.2f}) "
                      f"| {r['mean_tokens']} / {r['mean_padded']} | {r['executed_gops']} "
                      f"| {r['share_of_int8_limit']:.0%} | {r['peak_rss_mb']} |")
-    lines += ["", "bert-base rows have random weights (speed only: their accuracy means nothing). Peak RSS is each "
+    lines += ["", f"Optimum int8: `AutoQuantizationConfig.{results['optimum_int8_preset']}(is_static=False)`. "
+              "bert-base rows have random weights (speed only: their accuracy means nothing). Peak RSS is each "
               "process's own (wait4); the benchmark's own process peaked at "
               f"{results['bench_process_peak_rss_mb']} MB, below every figure (a child's count starts from it).", "",
               "## Goals", "", "| goal | target | measured | met |", "|---|---|---|---|"]
@@ -251,7 +252,8 @@ def main() -> None:
     run = args.run or latest_run()
     RESULTS.mkdir(parents=True, exist_ok=True)
     threads = len(os.sched_getaffinity(0))
-    results = {"run": str(run), "cpu_count": threads, "date": time.strftime("%F"), "speed": [], "memory": {},
+    results = {"run": str(run), "cpu_count": threads, "date": time.strftime("%F"),
+               "optimum_int8_preset": models.optimum_int8_preset(), "speed": [], "memory": {},
                "startup": [], "engines": {}}
     with tempfile.TemporaryDirectory(prefix="sentiscore-bench-") as tmp:
         work = Path(tmp)

@@ -1,7 +1,8 @@
 """`make bench`: the scorer against its peers, this CPU's limit, memory against input size, start-up.
 
 Writes bench/results/bench.json and bench/results/bench.md (one Markdown file of tables). Every
-measurement is a process of its own, so each peak RSS (from wait4) is that process's alone.
+measurement is a process of its own, started by a small launcher (bench/peak_rss.py), so each peak
+RSS (from wait4) is that process's alone.
 Throughput is rows over the scoring phase: for `sentiscore score` reading, tokenising, inference and
 writing the output; for the pipelines the one call over texts already in memory. Model loading and
 one warm-up batch are timed apart (the start-up table). Run it on a quiet machine: a second busy
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -52,13 +52,16 @@ def latest_run() -> Path:
 
 
 def child(command: list[str]) -> tuple[float, float]:
-    """Run COMMAND to the end; (wall seconds, peak RSS in MB). A failure stops the benchmark."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"bench: failed: {' '.join(command)}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    """Run COMMAND to the end through the small bench.peak_rss launcher; (wall seconds, its peak RSS
+    in MB). A failure stops the benchmark."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "bench.peak_rss", rss.name, *command], cwd=REPO,
+                              stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            sys.exit(f"bench: failed: {' '.join(command)}")
+        return wall, int(rss.read()) / 1024
 
 
 def score(model: Path, data: Path, *flags: str) -> dict:
@@ -186,6 +189,11 @@ def goals(results: dict) -> list[dict]:
         value = by_key[model, texts_name, contender]["share_of_int8_limit"]
         out.append({"goal": f"{model} {texts_name}: {contender}, share of the int8 MatMul limit",
                     "target": f">= {share:.0%}", "measured": f"{value:.0%}", "met": value >= share})
+    memory = results["memory"]
+    if "100000" in memory and "1000000" in memory:
+        growth = memory["1000000"]["peak_rss_mb"] / memory["100000"]["peak_rss_mb"] - 1
+        out.append({"goal": "peak RSS at 1,000,000 rows vs 100,000 (score issue)", "target": "within +10%",
+                    "measured": f"{growth:+.1%}", "met": growth <= 0.10})
     for r in results["speed"]:
         if r["model"] == "minilm" and r["contender"] == "sentiscore int8":
             diff = r["accuracy_vs_pipeline_points"]
@@ -209,8 +217,7 @@ def markdown(results: dict) -> str:
                      f"| {r['share_of_int8_limit']:.0%} | {r['peak_rss_mb']} |")
     lines += ["", f"Optimum int8: `AutoQuantizationConfig.{results['optimum_int8_preset']}(is_static=False)`. "
               "bert-base rows have random weights (speed only: their accuracy means nothing). Peak RSS is each "
-              "process's own (wait4); the benchmark's own process peaked at "
-              f"{results['bench_process_peak_rss_mb']} MB, below every figure (a child's count starts from it).", "",
+              "process's own (wait4, from the small launcher bench/peak_rss.py).", "",
               "## Goals", "", "| goal | target | measured | met |", "|---|---|---|---|"]
     lines += [f"| {g['goal']} | {g['target']} | {g['measured']} | {'yes' if g['met'] else 'NO'} |"
               for g in results["goals"]]
@@ -240,29 +247,35 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, help="run folder (default: the newest exported one)")
-    parser.add_argument("--rows", type=int, default=2000, help="rows per text set for MiniLM (default 2000)")
+    parser.add_argument("--rows", type=int, default=2000,
+                        help="rows per text set for MiniLM (default 2000; 0 skips it and start-up)")
     parser.add_argument("--bert-rows", type=int, default=256,
                         help="rows per text set for the bert-base shape (default 256; 0 skips it)")
     parser.add_argument("--memory-rows", type=int, nargs="*", default=[10_000, 100_000, 1_000_000],
                         help="input sizes for the memory curve (1,000,000 takes about 20 minutes here)")
     parser.add_argument("--engine-rows", type=int, default=0,
                         help="also score this many Rotten Tomatoes rows with --engine local and --engine ray")
+    parser.add_argument("--render", type=Path, help="only rewrite NAME.md (and the goals) from this results JSON")
     parser.add_argument("--name", default="bench", help="results file stem (default bench)")
     args = parser.parse_args()
+    if args.render:
+        results = json.loads(args.render.read_text())
+        results["goals"] = goals(results)
+        write_results(results, args.name)
+        return
     run = args.run or latest_run()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     threads = len(os.sched_getaffinity(0))
     results = {"run": str(run), "cpu_count": threads, "date": time.strftime("%F"),
                "optimum_int8_preset": models.optimum_int8_preset(), "speed": [], "memory": {},
                "startup": [], "engines": {}}
     with tempfile.TemporaryDirectory(prefix="sentiscore-bench-") as tmp:
         work = Path(tmp)
-        # heavy work (torch, exports, sessions) runs in children: a child's peak RSS starts from its
-        # parent's RSS at the fork, so this process must stay smaller than anything it measures
+        # heavy work (torch, exports, sessions) runs in children, so this process stays small
         results["limits"] = json.loads(subprocess.run([sys.executable, "-m", "bench.roofline"], cwd=REPO, check=True,
                                                       capture_output=True, text=True).stdout)
         print(json.dumps(results["limits"]), flush=True)
-        results["speed"] += speed("minilm", run / "checkpoint", run / "onnx", args.rows, work, results["limits"])
+        if args.rows:
+            results["speed"] += speed("minilm", run / "checkpoint", run / "onnx", args.rows, work, results["limits"])
         results["ops_per_review_128"] = {
             "minilm": roofline.ops_per_review(json.loads((run / "onnx" / "config.json").read_text()), 128) / 1e9,
             "bert-base": roofline.ops_per_review(BERT_BASE, 128) / 1e9}
@@ -272,7 +285,8 @@ def main() -> None:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             results["speed"] += speed("bert-base", bert / "checkpoint", bert / "onnx", args.bert_rows, bert,
                                       results["limits"])
-        results["startup"] = startup(run / "checkpoint", run / "onnx", work)
+        if args.rows:
+            results["startup"] = startup(run / "checkpoint", run / "onnx", work)
         for rows in args.memory_rows:
             r = score(run / "onnx", sampled(rows, work))
             results["memory"][str(rows)] = {"peak_rss_mb": r["peak_rss_mb"],
@@ -283,10 +297,14 @@ def main() -> None:
             results["engines"][engine] = {"rows": r["rows"], "wall_s": r["wall_s"],
                                           "reviews_per_s_whole_command": round(r["rows"] / r["wall_s"], 1)}
             print(engine, results["engines"][engine], flush=True)
-    results["bench_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     results["goals"] = goals(results)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / f"{args.name}.md").write_text(markdown(results))
+    write_results(results, args.name)
+
+
+def write_results(results: dict, name: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(results))
     print(markdown(results))
 
 

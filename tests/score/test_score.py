@@ -44,6 +44,8 @@ def test_ids_order_and_metrics(exported, reviews, tmp_path):
     assert ((out["prob_positive"] > 0.5) == (out["label"] == 1)).all()
     summary = json.loads(summary_path(tmp_path / "out.parquet").read_text())
     assert summary["rows"] == len(reviews) and summary["provider"] == "cpu" and summary["precision"] == "int8"
+    assert 0 < summary["load_s"] and 0 < summary["scoring_s"] and summary["load_s"] + summary["scoring_s"] <= \
+        summary["seconds"] + 1e-3
     assert summary["metrics"]["accuracy"] == pytest.approx((out["label"] == out["label_true"]).mean())
     assert not (tmp_path / "out.parquet.job").exists()
 

@@ -2,7 +2,9 @@
 
 The limit is a large MatMul (2048 x 1024 by 1024 x 1024, weights constant) run by onnxruntime with
 the scorer's session settings, in fp32 and after `quantize_dynamic` with QInt8 and QUInt8 weights
-(activations quantised on the fly, as in the scorer's int8 model).
+(activations quantised on the fly, as in the scorer's int8 model). The same in int8 for MiniLM's own
+shapes (a 1024-token batch by 384 x 384 and 384 x 1536 weights) shows how much of the limit such
+narrow products can reach.
 """
 
 from __future__ import annotations
@@ -16,23 +18,24 @@ from pathlib import Path
 
 import numpy as np
 
-M, K, N = 2048, 1024, 1024
+LARGE = (2048, 1024, 1024)
+MINILM_SHAPES = ((1024, 384, 384), (1024, 384, 1536), (1024, 1536, 384))
 
 
-def matmul_model(path: Path) -> None:
+def matmul_model(path: Path, m: int, k: int, n: int) -> None:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    weights = (np.random.default_rng(0).standard_normal((K, N)) / np.sqrt(K)).astype(np.float32)
+    weights = (np.random.default_rng(0).standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["a", "w"], ["y"])], "matmul",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [M, K])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [M, N])],
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])],
         [numpy_helper.from_array(weights, "w")])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
 
 
-def ops_per_second(path: Path, threads: int, repeats: int = 30) -> float:
+def ops_per_second(path: Path, shape: tuple[int, int, int], threads: int, repeats: int = 30) -> float:
     """Median multiply-adds x 2 per second over REPEATS runs, after 5 warm-up runs."""
     import onnxruntime as ort
 
@@ -41,7 +44,8 @@ def ops_per_second(path: Path, threads: int, repeats: int = 30) -> float:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feed = {"a": np.random.default_rng(1).standard_normal((M, K)).astype(np.float32)}
+    m, k, n = shape
+    feed = {"a": np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)}
     for _ in range(5):
         session.run(None, feed)
     times = []
@@ -49,23 +53,32 @@ def ops_per_second(path: Path, threads: int, repeats: int = 30) -> float:
         start = time.perf_counter()
         session.run(None, feed)
         times.append(time.perf_counter() - start)
-    return 2 * M * K * N / statistics.median(times)
+    return 2 * m * k * n / statistics.median(times)
+
+
+def measure(shape: tuple[int, int, int], threads: int, weight_type=None) -> float:
+    """GOP/s of one MatMul shape: fp32 (weight_type None) or after quantize_dynamic with WEIGHT_TYPE."""
+    from onnxruntime.quantization import quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "matmul.onnx"
+        matmul_model(path, *shape)
+        if weight_type is not None:
+            quantize_dynamic(str(path), str(path.with_name("int8.onnx")), weight_type=weight_type)
+            path = path.with_name("int8.onnx")
+        return round(ops_per_second(path, shape, threads) / 1e9, 1)
 
 
 def limits(threads: int) -> dict:
-    """GOP/s of the large MatMul in fp32 and in int8 (QInt8 and QUInt8 weights)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """GOP/s of the large MatMul in fp32 and int8 (QInt8 and QUInt8 weights), and of MiniLM's shapes in int8."""
+    from onnxruntime.quantization import QuantType
 
-    with tempfile.TemporaryDirectory() as tmp:
-        fp32 = Path(tmp) / "matmul.onnx"
-        matmul_model(fp32)
-        result = {"shape": f"{M}x{K} @ {K}x{N}", "threads": threads,
-                  "fp32_gops": round(ops_per_second(fp32, threads) / 1e9, 1)}
-        for name, weight_type in (("int8_gops", QuantType.QInt8), ("int8_quint8_weights_gops", QuantType.QUInt8)):
-            quantised = Path(tmp) / f"{name}.onnx"
-            quantize_dynamic(str(fp32), str(quantised), weight_type=weight_type)
-            result[name] = round(ops_per_second(quantised, threads) / 1e9, 1)
-    return result
+    m, k, n = LARGE
+    return {"shape": f"{m}x{k} @ {k}x{n}", "threads": threads, "fp32_gops": measure(LARGE, threads),
+            "int8_gops": measure(LARGE, threads, QuantType.QInt8),
+            "int8_quint8_weights_gops": measure(LARGE, threads, QuantType.QUInt8),
+            "minilm_shapes_int8_gops": {f"{m}x{k} @ {k}x{n}": measure((m, k, n), threads, QuantType.QInt8)
+                                        for m, k, n in MINILM_SHAPES}}
 
 
 def ops_per_review(config: dict, length: float) -> float:

@@ -227,6 +227,9 @@ def markdown(results: dict) -> str:
               f"QUInt8 weights {limits['int8_quint8_weights_gops']} GOP/s. Work per review: "
               f"{results['ops_per_review_128']['minilm']:.2f} GOP (MiniLM-L6) and "
               f"{results['ops_per_review_128']['bert-base']:.1f} GOP (bert-base) at 128 tokens.", ""]
+    if "minilm_shapes_int8_gops" in limits:
+        shapes = "; ".join(f"{shape}: {gops} GOP/s" for shape, gops in limits["minilm_shapes_int8_gops"].items())
+        lines += [f"MiniLM's own product shapes in int8 (one 1024-token batch): {shapes}.", ""]
     if results["memory"]:
         lines += ["## Peak RSS against input size (sentiscore int8, Rotten Tomatoes snippets sampled with "
                   "replacement)", "", "| rows | reviews/s | peak RSS MB |", "|---|---|---|"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -205,22 +206,25 @@ def goals(results: dict) -> list[dict]:
 
 def markdown(results: dict) -> str:
     limits = results["limits"]
-    lines = [f"# make bench: {results['run']}, {results['cpu_count']} CPUs, {results['date']}", "",
-             "## Throughput (scoring phase; ratios to the transformers pipeline of the same run)", "",
-             "| model | texts | contender | reviews/s | tokens/s | x pipeline | accuracy (pts vs pipeline) "
-             "| mean tokens / padded | GOP/s run | share of int8 limit | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"# make bench: {results['run']}, {results['cpu_count']} CPUs, {results['date']}", ""]
+    if results["speed"]:
+        lines += ["## Throughput (scoring phase; ratios to the transformers pipeline of the same run)", "",
+                  "| model | texts | contender | reviews/s | tokens/s | x pipeline | accuracy (pts vs pipeline) "
+                  "| mean tokens / padded | GOP/s run | share of int8 limit | peak RSS MB |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results["speed"]:
         lines.append(f"| {r['model']} | {r['texts']} | {r['contender']} | {r['reviews_per_s']} | {r['tokens_per_s']} "
                      f"| {r['x_pipeline']:.2f} | {r['accuracy']:.4f} ({r['accuracy_vs_pipeline_points']:+.2f}) "
                      f"| {r['mean_tokens']} / {r['mean_padded']} | {r['executed_gops']} "
                      f"| {r['share_of_int8_limit']:.0%} | {r['peak_rss_mb']} |")
-    lines += ["", f"Optimum int8: `AutoQuantizationConfig.{results['optimum_int8_preset']}(is_static=False)`. "
-              "bert-base rows have random weights (speed only: their accuracy means nothing). Peak RSS is each "
-              "process's own (wait4, from the small launcher bench/peak_rss.py).", "",
-              "## Goals", "", "| goal | target | measured | met |", "|---|---|---|---|"]
-    lines += [f"| {g['goal']} | {g['target']} | {g['measured']} | {'yes' if g['met'] else 'NO'} |"
-              for g in results["goals"]]
+    if results["speed"]:
+        lines += ["", f"Optimum int8: `AutoQuantizationConfig.{results['optimum_int8_preset']}(is_static=False)`. "
+                  "bert-base rows have random weights (speed only: their accuracy means nothing). Peak RSS is "
+                  "each process's own (wait4, from the small launcher bench/peak_rss.py).", ""]
+    if results["goals"]:
+        lines += ["## Goals", "", "| goal | target | measured | met |", "|---|---|---|---|"]
+        lines += [f"| {g['goal']} | {g['target']} | {g['measured']} | {'yes' if g['met'] else 'NO'} |"
+                  for g in results["goals"]]
     lines += ["", f"## The limit: a {limits['shape']} MatMul through onnxruntime, {limits['threads']} threads", "",
               f"fp32 {limits['fp32_gops']} GFLOP/s; int8 (quantize_dynamic, QInt8 weights) "
               f"{limits['int8_gops']} GOP/s; "
@@ -244,7 +248,7 @@ def markdown(results: dict) -> str:
                   "| engine | rows | seconds | reviews/s |", "|---|---|---|---|"]
         lines += [f"| {e} | {r['rows']} | {r['wall_s']} | {r['reviews_per_s_whole_command']} |"
                   for e, r in results["engines"].items()]
-    return "\n".join(lines) + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
 def main() -> None:

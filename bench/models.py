@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from export.onnx_export import optimise, optimum_export, write_manifest
+from export.onnx_export import export_fp32, optimum_export, write_manifest
 from export.quantize import INT8_RECIPES, quantize_int8
 from sentiscore.onnx_model import VARIANT_FILES
 
@@ -42,13 +42,8 @@ def sentiscore_export(checkpoint: Path, out: Path) -> Path:
     is all that is asked of them): Optimum export, O2 fusions, int8 per-channel, manifest."""
     if (out / "manifest.json").is_file():
         return out
-    raw = out.parent / (out.name + "-raw")
-    optimum_export(checkpoint, raw)
     out.mkdir(parents=True)
-    for f in raw.iterdir():
-        if f.name != "model.onnx":
-            (out / f.name).write_bytes(f.read_bytes())
-    (out / VARIANT_FILES["fp32"]).write_bytes(optimise(raw, out.parent / (out.name + "-opt"), "O2").read_bytes())
+    export_fp32(checkpoint, out.parent / (out.name + "-scratch"), out, "O2")
     quantize_int8(out / VARIANT_FILES["fp32"], out / VARIANT_FILES["int8"], INT8_RECIPES[0])
     write_manifest(out, checkpoint, "O2", INT8_RECIPES[0].name)
     return out

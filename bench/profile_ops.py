@@ -16,7 +16,7 @@ from collections import Counter
 
 import onnxruntime as ort
 
-from sentiscore.onnx_model import CPU_DISABLED_OPTIMIZERS, pad_batch, physical_cores
+from sentiscore.onnx_model import CPU_DISABLED_OPTIMIZERS, pad_batch, physical_cores, session_options
 
 
 def main() -> None:
@@ -27,9 +27,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=physical_cores())
     parser.add_argument("--fuse-skip-layer-norm", action="store_true", help="let onnxruntime fuse it at load")
     args = parser.parse_args()
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
+    options = session_options(args.threads)
     options.enable_profiling = True
     session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"],
                                    disabled_optimizers=None if args.fuse_skip_layer_norm else CPU_DISABLED_OPTIMIZERS)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiscore.onnx_model import session_options
+
 LARGE = (2048, 1024, 1024)
 MINILM_SHAPES = ((1024, 384, 384), (1024, 384, 1536), (1024, 1536, 384))
 
@@ -39,11 +41,7 @@ def ops_per_second(path: Path, shape: tuple[int, int, int], threads: int, repeat
     """Median multiply-adds x 2 per second over REPEATS runs, after 5 warm-up runs."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
     m, k, n = shape
     feed = {"a": np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)}
     for _ in range(5):

@@ -46,6 +46,18 @@ def optimise(raw: Path, out: Path, level: str, fp16: bool = False) -> Path:
     return out / "model_optimized.onnx"
 
 
+def export_fp32(checkpoint: Path, scratch: Path, out: Path, level: str) -> Path:
+    """Optimum's export into SCRATCH/raw, then OUT gets its config and tokenizer files and the fused
+    fp32 graph as model.onnx; returns the raw export (the fp16 variant starts from it too)."""
+    raw = scratch / "raw"
+    optimum_export(checkpoint, raw)
+    for f in raw.iterdir():
+        if f.name != "model.onnx":
+            shutil.copy2(f, out / f.name)
+    shutil.copy2(optimise(raw, scratch / "opt", level), out / VARIANT_FILES["fp32"])
+    return raw
+
+
 def write_manifest(folder: Path, checkpoint: Path, level: str, int8_recipe: str | None) -> dict:
     """manifest.json: every file with its sha256, opset, inputs, max length, labels, variants, versions."""
     import onnx
@@ -95,13 +107,9 @@ def export(run_dir: Path, int8: bool = True, fp16: bool = False, level: str = "O
     with tempfile.TemporaryDirectory(prefix="sentiscore-export-") as scratch_dir, \
             atomic.atomic_dir(final, overwrite=overwrite) as tmp:
         scratch = Path(scratch_dir)
-        optimum_export(checkpoint, scratch / "raw")
-        for f in (scratch / "raw").iterdir():
-            if f.name != "model.onnx":
-                shutil.copy2(f, tmp / f.name)
-        shutil.copy2(optimise(scratch / "raw", scratch / "opt", level), tmp / VARIANT_FILES["fp32"])
+        raw = export_fp32(checkpoint, scratch, tmp, level)
         if fp16:
-            shutil.copy2(optimise(scratch / "raw", scratch / "fp16", level, fp16=True), tmp / VARIANT_FILES["fp16"])
+            shutil.copy2(optimise(raw, scratch / "fp16", level, fp16=True), tmp / VARIANT_FILES["fp16"])
 
         tokenizer = load_tokenizer(tmp, json.loads((tmp / "tokenizer_config.json").read_text())["model_max_length"])
         reference = torch_logits(checkpoint, tokenizer, rows["text"].tolist())

@@ -33,7 +33,6 @@ def summary_path(output: Path) -> Path:
     return output.with_name(output.name.removesuffix(".parquet") + ".summary.json")
 
 
-
 def start_job(output: Path, identity: dict, mode: str) -> Path:
     """Create or reopen OUTPUT.job; refuse to clobber or to resume a job that was something else.
 

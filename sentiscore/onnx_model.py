@@ -64,6 +64,18 @@ def require_cuda() -> None:
                        "(install onnxruntime-gpu on a host with an NVIDIA GPU)")
 
 
+def session_options(threads: int | None = None):
+    """The session settings every run uses: one thread per core, full graph optimisation, sequential."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or physical_cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return options
+
+
 def load_tokenizer(folder: Path, max_length: int):
     """The fast `tokenizers` tokenizer with truncation at the model's max length, padding off."""
     from tokenizers import Tokenizer
@@ -109,11 +121,7 @@ class OnnxModel:
         self.max_length = int(self.manifest["max_length"])
         self.pad_id = int(self.manifest.get("pad_token_id", 0))
         self.tokenizer = load_tokenizer(self.folder, self.max_length)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = self.threads or physical_cores()
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options = session_options(self.threads)
         if self.provider == "cuda":
             require_cuda()
             providers = [("CUDAExecutionProvider", {}), "CPUExecutionProvider"]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from export.onnx_export import export_fp32, optimum_export, write_manifest
-from export.quantize import INT8_RECIPES, quantize_int8
-from sentiscore.onnx_model import VARIANT_FILES
+from sentiscore.export.onnx_export import build_manifest, export_fp32, optimum_export
+from sentiscore.export.quantize import INT8_RECIPES
+from sentiscore.manifest import VARIANT_FILES
+from sentiscore.runs import ExportFolder
 
 OPTIMUM_INT8_FILE = "model_quantized.onnx"
 
@@ -44,8 +45,8 @@ def sentiscore_export(checkpoint: Path, out: Path) -> Path:
         return out
     out.mkdir(parents=True)
     export_fp32(checkpoint, out.parent / (out.name + "-scratch"), out, "O2")
-    quantize_int8(out / VARIANT_FILES["fp32"], out / VARIANT_FILES["int8"], INT8_RECIPES[0])
-    write_manifest(out, checkpoint, "O2", INT8_RECIPES[0].name)
+    INT8_RECIPES[0].quantize(out / VARIANT_FILES["fp32"], out / VARIANT_FILES["int8"])
+    ExportFolder(out).write_manifest(build_manifest(out, checkpoint, "O2", INT8_RECIPES[0].name))
     return out
 
 

@@ -98,9 +98,10 @@ def pipeline_padded_tokens(lengths: np.ndarray) -> int:
 
 def token_lengths(export: Path, data: Path) -> np.ndarray:
     """Tokens per row after truncation, with the scorer's tokenizer (the pipelines' is the same)."""
+    from sentiscore.manifest import Manifest
     from sentiscore.onnx_model import load_tokenizer
 
-    tokenizer = load_tokenizer(export, json.loads((export / "manifest.json").read_text())["max_length"])
+    tokenizer = load_tokenizer(export / "tokenizer.json", Manifest.read(export).max_length)
     return np.array([len(e.ids) for e in tokenizer.encode_batch(pd.read_parquet(data)["text"].tolist())])
 
 

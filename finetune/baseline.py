@@ -7,10 +7,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from sentiscore.metrics import binary_metrics
+from sentiscore.metrics import Metrics, binary_metrics
 
 
-def tfidf_baseline(splits: dict[str, pd.DataFrame], seed: int) -> dict[str, dict]:
+def tfidf_baseline(splits: dict[str, pd.DataFrame], seed: int) -> dict[str, Metrics]:
     """Fit on train, report metrics on validation and test."""
     model = make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=500_000),

@@ -1,69 +1,69 @@
-"""Fine-tune with the transformers Trainer and write a complete run folder (or none at all)."""
+"""Fine-tune with the transformers Trainer: the PyTorch half of the finetune stage."""
 
 from __future__ import annotations
 
 import math
 import tempfile
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from finetune.baseline import tfidf_baseline
-from sentiscore import atomic
-from sentiscore.data import load_splits
+from sentiscore import log
 from sentiscore.errors import BadInput
 from sentiscore.labels import ID2LABEL, LABEL2ID
-from sentiscore.metrics import binary_metrics
-from sentiscore.plots import plot_confusion, plot_loss
+from sentiscore.metrics import Metrics, binary_metrics
 from sentiscore.recipe import Recipe, resolve_model
-from sentiscore.versions import package_versions
 
 
-def prepare_splits(recipe: Recipe) -> dict[str, pd.DataFrame]:
-    """Load the recipe's data and apply its row caps (a seeded sample, so runs repeat)."""
-    splits = load_splits(recipe.dataset, recipe.seed, recipe.text_columns or None, recipe.label_column)
-    for name, cap in (("train", recipe.max_train_rows), ("validation", recipe.max_validation_rows)):
-        if cap and len(splits[name]) > cap:
-            splits[name] = splits[name].sample(n=cap, random_state=recipe.seed).reset_index(drop=True)
-    for name, frame in splits.items():
-        if frame.empty:
-            raise BadInput(f"{recipe.dataset}: the {name} split is empty")
-    if splits["train"]["label"].nunique() < 2:
-        raise BadInput(f"{recipe.dataset}: the train split holds one label only")
-    return splits
+@dataclass
+class Trained:
+    """A fine-tuned model with its tokenizer, what it scores on validation and test, and its training."""
+
+    model: object
+    tokenizer: object
+    metrics: dict[str, Metrics]
+    loss_history: list[dict]
+    seconds: float
+    device: str
 
 
 def tokenize(frame: pd.DataFrame, tokenizer, max_length: int):
     """A datasets.Dataset of input ids, labels and lengths (lengths feed length-grouped batching)."""
     import datasets
 
-    ds = datasets.Dataset.from_dict({"text": frame["text"].tolist(), "label": frame["label"].tolist()})
-
-    def encode(batch: dict) -> dict:
-        enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
-        enc["length"] = [len(ids) for ids in enc["input_ids"]]
-        return enc
-
-    return ds.map(encode, batched=True, remove_columns=["text"], desc="tokenising")
+    encoded = tokenizer(frame["text"].tolist(), truncation=True, max_length=max_length)
+    return datasets.Dataset.from_dict({**encoded, "label": frame["label"].tolist(),
+                                       "length": [len(ids) for ids in encoded["input_ids"]]})
 
 
-def train(recipe: Recipe, output: Path) -> dict:
-    """Run the recipe; write checkpoint, metrics, plots, recipe and versions to `output` atomically."""
+def _log_callback():
+    """A Trainer callback that sends its logs (loss, learning rate, evaluations) as `train.log` events."""
+    from transformers import TrainerCallback
+
+    class LogEvents(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            log.event("train.log", step=state.global_step, **{k: round(v, 6) if isinstance(v, float) else v
+                                                              for k, v in (logs or {}).items()})
+
+    return LogEvents()
+
+
+def train(recipe: Recipe, splits: dict[str, pd.DataFrame]) -> Trained:
+    """Fine-tune the recipe's model on the train split; evaluate on validation and test."""
     import torch
     import transformers
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
         DataCollatorWithPadding,
+        PrinterCallback,
         Trainer,
         TrainingArguments,
     )
 
-    if output.exists():
-        raise BadInput(f"--output {output}: already exists (choose another folder)")
-    splits = prepare_splits(recipe)
+    log.adopt_library_loggers()
     transformers.set_seed(recipe.seed)
     model_path = resolve_model(recipe.model)
     try:
@@ -73,6 +73,7 @@ def train(recipe: Recipe, output: Path) -> dict:
             attn_implementation="sdpa")
     except OSError as exc:
         raise BadInput(f"--model {recipe.model}: cannot load ({str(exc).splitlines()[0]})") from None
+    log.adopt_library_loggers()
     tokenizer.model_max_length = recipe.max_length  # export and score read the max length from here
     data = {name: tokenize(frame, tokenizer, recipe.max_length) for name, frame in splits.items()}
 
@@ -89,49 +90,21 @@ def train(recipe: Recipe, output: Path) -> dict:
             save_strategy="no", report_to=[], seed=recipe.seed, data_seed=recipe.seed,
             group_by_length=True, length_column_name="length", bf16=bf16, fp16=cuda and not bf16,
             dataloader_num_workers=0, use_cpu=not cuda,
+            disable_tqdm=log.is_json(),  # JSON logs: events, not progress bars
         )
         trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["validation"],
                           data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
+        if log.is_json():  # no progress bar, and the logs as events rather than printed dicts
+            trainer.remove_callback(PrinterCallback)
+            trainer.add_callback(_log_callback())
         started = time.perf_counter()
         trainer.train()
-        train_seconds = time.perf_counter() - started
-        results = {}
+        seconds = time.perf_counter() - started
+        metrics = {}
         for name in ("validation", "test"):
             # label_ids, not data[name]["label"]: group_by_length also reorders evaluation batches
             out = trainer.predict(data[name])
-            results[name] = binary_metrics(out.label_ids, np.argmax(out.predictions, axis=-1))
-
-        baseline = tfidf_baseline(splits, recipe.seed)
-        metrics = {
-            "recipe": recipe.name, "model": recipe.model, "dataset": recipe.dataset,
-            "rows": {name: len(frame) for name, frame in splits.items()},
-            "train_seconds": round(train_seconds, 1), "device": "cuda" if cuda else "cpu",
-            "finetuned": results, "baseline_tfidf_logreg": baseline,
-            "loss_history": [{k: v for k, v in h.items() if k in ("step", "epoch", "loss", "eval_loss")}
-                             for h in trainer.state.log_history if "loss" in h or "eval_loss" in h],
-        }
-        with atomic.atomic_dir(output) as tmp:
-            # save_pretrained, not trainer.save_model: that also pickles training_args.bin
-            trainer.model.save_pretrained(tmp / "checkpoint", safe_serialization=True)
-            tokenizer.save_pretrained(tmp / "checkpoint")
-            atomic.write_json(tmp / "metrics.json", metrics)
-            atomic.write_text(tmp / "recipe.toml", recipe.to_toml())
-            atomic.write_json(tmp / "versions.json", package_versions())
-            plot_loss(metrics["loss_history"], tmp / "loss.png")
-            plot_confusion(results["test"]["confusion_matrix"], tmp / "confusion.png",
-                           f"{recipe.name}: test split")
-    return metrics
-
-
-def summary(metrics: dict, output: Path) -> str:
-    """The lines printed when a run ends."""
-    rows = metrics["rows"]
-    lines = [f"run folder: {output}",
-             f"rows: train {rows['train']}, validation {rows['validation']}, test {rows['test']}; "
-             f"trained in {metrics['train_seconds']:.0f} s on {metrics['device']}"]
-    for who, key in (("fine-tuned", "finetuned"), ("TF-IDF+LR", "baseline_tfidf_logreg")):
-        for split in ("validation", "test"):
-            m = metrics[key][split]
-            lines.append(f"{who:>10} {split:<10} accuracy {m['accuracy']:.4f}  precision {m['precision']:.4f}"
-                         f"  recall {m['recall']:.4f}  F1 {m['f1']:.4f}")
-    return "\n".join(lines)
+            metrics[name] = binary_metrics(out.label_ids, np.argmax(out.predictions, axis=-1))
+        history = [{k: v for k, v in h.items() if k in ("step", "epoch", "loss", "eval_loss")}
+                   for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
+    return Trained(trainer.model, tokenizer, metrics, history, seconds, "cuda" if cuda else "cpu")

@@ -8,16 +8,17 @@ fixed row offsets of each input, the sort is stable, and a resumed job restarts 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from score.readers import Chunk
+from sentiscore.readers import Chunk
 
 
 @dataclass
 class Window:
-    """WINDOW_ROWS consecutive rows of one input (the last window of an input may be shorter)."""
+    """WINDOW_ROWS consecutive rows of one input (the last window of an input may be shorter).
+    `excluded`: positions of rows left out by `score --split` (outside the run's split)."""
 
     input_index: int
     index: int
@@ -25,6 +26,7 @@ class Window:
     ids: list[str]
     texts: list[str | None]
     labels: list[int] | None
+    excluded: list[int] = field(default_factory=list)
 
 
 def windows(chunks: Iterator[Chunk], input_index: int, size: int) -> Iterator[Window]:

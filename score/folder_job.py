@@ -8,23 +8,50 @@ second job exits at once; a lock left by a dead process is simply taken over.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
 import socket
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from score.readers import expand_inputs
-from score.run import ScoreOptions, choose, score
 from sentiscore import atomic, log
 from sentiscore.errors import BadInput, OutputError
-from sentiscore.manifest import read_manifest, sha256_file
-from sentiscore.onnx_model import export_folder, variant_hash
+from sentiscore.manifest import sha256_file
+from sentiscore.onnx_model import resolve_variant
+from sentiscore.readers import HUB, expand_inputs
+from sentiscore.runs import ExportFolder
+from sentiscore.score.engines import Engine
+from sentiscore.score.file_job import score_file
+from sentiscore.score.job import ScoreJob
 
 LEDGER = "ledger.json"
 LOCK = ".lock"
+
+
+@dataclass(frozen=True)
+class FolderSummary:
+    """OUTPUT_DIR/job.summary.json: each file's outcome and the counts."""
+
+    output_dir: str
+    seconds: float
+    scored: int
+    skipped: int
+    failed: int
+    not_attempted: int
+    files: list[dict]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def lines(self) -> list[str]:
+        lines = [f"{f['outcome']:>8}  {f['input']}" + (f"  ({f['rows']} rows)" if "rows" in f else "")
+                 + (f"  {f['error']}" if "error" in f else "") for f in self.files]
+        return [*lines, f"{self.scored} scored, {self.skipped} skipped, {self.failed} failed, "
+                        f"{self.not_attempted} not attempted; ledger in {self.output_dir}"]
 
 
 @contextmanager
@@ -65,17 +92,19 @@ def output_name(input_path: Path) -> str:
     return input_path.name + ".predictions.parquet"
 
 
-def run_folder_job(opts: ScoreOptions, inputs: list[str], output_dir: Path, fail_fast: bool) -> dict:
-    """Score every input file not yet in the ledger under this model; returns the job summary."""
-    model_dir = export_folder(opts.model)
-    _, variant = choose(model_dir, opts.provider, opts.precision)
-    model_hash = variant_hash(model_dir, variant, read_manifest(model_dir), verify=False)
-    files = [Path(p) for p in expand_inputs(inputs) if not p.startswith("hub:")]
+def score_folder(job: ScoreJob, engine: Engine) -> FolderSummary:
+    """Score every input file of JOB not yet in the ledger under this model into JOB.output."""
+    output_dir = job.output
+    export = ExportFolder.find(job.model)
+    manifest = export.manifest()
+    _, variant = resolve_variant(manifest, job.provider, job.precision)
+    model_hash = manifest.variant_hash(variant)
+    files = [Path(p) for p in expand_inputs(job.inputs) if not p.startswith(HUB)]
     started = time.perf_counter()
     outcomes = []
     with locked(output_dir):
         ledger = read_ledger(output_dir)
-        log.event("job.start", inputs=len(files), output_dir=str(output_dir), model=str(model_dir))
+        log.event("job.start", inputs=len(files), output_dir=str(output_dir), model=str(export.path))
         for path in files:
             key = str(path.resolve())
             digest = sha256_file(path)
@@ -89,30 +118,28 @@ def run_folder_job(opts: ScoreOptions, inputs: list[str], output_dir: Path, fail
             entry = {"input": str(path), "bytes": path.stat().st_size, "sha256": digest, "model_hash": model_hash,
                      "output": str(out)}
             try:
-                summary = score(opts, [str(path)], str(out), mode="auto")
+                summary = score_file(dataclasses.replace(job, inputs=[str(path)], output=out, mode="auto"), engine)
             except (BadInput, OutputError) as exc:
                 entry.update(status="failed", error=str(exc), finished=time.strftime("%FT%T%z"))
                 outcomes.append({"input": str(path), "outcome": "failed", "error": str(exc)})
                 log.event("file.failed", input=str(path), error=str(exc))
                 ledger[key] = entry
                 atomic.write_json(output_dir / LEDGER, ledger)
-                if fail_fast:
+                if job.fail_fast:
                     break
                 continue
-            entry.update(status="scored", rows=summary["rows"], skipped_rows=summary["skipped"]["rows"],
-                         seconds=summary["seconds"], finished=time.strftime("%FT%T%z"))
+            entry.update(status="scored", rows=summary.rows, skipped_rows=summary.skipped["rows"],
+                         seconds=summary.seconds, finished=time.strftime("%FT%T%z"))
             ledger[key] = entry
             atomic.write_json(output_dir / LEDGER, ledger)
-            outcomes.append({"input": str(path), "outcome": "scored", "rows": summary["rows"],
-                             "seconds": summary["seconds"]})
-            log.event("file.scored", input=str(path), rows=summary["rows"], seconds=summary["seconds"],
-                      output=str(out))
-        result = {"output_dir": str(output_dir), "seconds": round(time.perf_counter() - started, 3),
-                  "scored": sum(o["outcome"] == "scored" for o in outcomes),
-                  "skipped": sum(o["outcome"] == "skipped" for o in outcomes),
-                  "failed": sum(o["outcome"] == "failed" for o in outcomes),
-                  "not_attempted": len(files) - len(outcomes), "files": outcomes}
-        atomic.write_json(output_dir / "job.summary.json", result)
-        log.event("job.end", **{k: v for k, v in result.items() if k != "files"})
+            outcomes.append({"input": str(path), "outcome": "scored", "rows": summary.rows,
+                             "seconds": summary.seconds})
+            log.event("file.scored", input=str(path), rows=summary.rows, seconds=summary.seconds, output=str(out))
+        result = FolderSummary(
+            output_dir=str(output_dir), seconds=round(time.perf_counter() - started, 3),
+            scored=sum(o["outcome"] == "scored" for o in outcomes),
+            skipped=sum(o["outcome"] == "skipped" for o in outcomes),
+            failed=sum(o["outcome"] == "failed" for o in outcomes),
+            not_attempted=len(files) - len(outcomes), files=outcomes)
+        atomic.write_json(output_dir / "job.summary.json", result.to_dict())
     return result
-

@@ -1,4 +1,4 @@
-"""Resumable job state beside the output: one committed Parquet part per window, then assembly.
+"""A scoring job: what it is (ScoreJob), and its resumable state beside the output.
 
 OUTPUT.job/ holds state.json (what the job is: model hash, inputs, batching) and a part file per
 scored window, each written atomically. A killed job loses at most the windows in flight; a resumed
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,55 @@ import pyarrow.parquet as pq
 
 from sentiscore import atomic
 from sentiscore.errors import BadInput
+from sentiscore.manifest import VARIANT_FILES
 from sentiscore.metrics import binary_metrics
+from sentiscore.onnx_model import PROVIDERS
+from sentiscore.readers import Columns
+from sentiscore.score.predict import Settings
 
 STATS_KEY = b"sentiscore.stats"
+# new: refuse anything existing; resume: continue a matching partial job; overwrite: start again;
+# auto: resume a matching partial job, else start again (the folder job's way)
+MODES = ("new", "resume", "overwrite", "auto")
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """What to score, with which model, into what. An OUTPUT with no suffix (or an existing folder)
+    makes a folder job: one output per input file, with a ledger and a lock."""
+
+    model: str | Path  # an export folder (RUN/onnx) or a run folder
+    inputs: list[str]  # files, folders, `bundled`, hub:NAME
+    output: Path | None = None  # None: beside the first input, NAME.predictions.parquet
+    mode: str = "new"  # see MODES; a folder job resumes and rescores by itself
+    columns: Columns = field(default_factory=Columns)
+    split: str | None = None  # hub:NAME: the split to read; files: only rows of the run's split
+    precision: str | None = None  # None: the manifest's default for the provider
+    provider: str = "auto"
+    settings: Settings = field(default_factory=Settings)
+    quiet: bool = False  # no progress bar
+    fail_fast: bool = False  # folder job: stop at the first file that fails
+
+    def __post_init__(self) -> None:
+        if not self.inputs:
+            raise BadInput("score: no INPUT given")
+        if self.mode not in MODES:
+            raise BadInput(f"mode {self.mode}: use {', '.join(MODES)}")
+        if self.provider not in PROVIDERS:
+            raise BadInput(f"--provider {self.provider}: use {', '.join(PROVIDERS)}")
+        if self.precision is not None and self.precision not in VARIANT_FILES:
+            raise BadInput(f"--precision {self.precision}: use {', '.join(VARIANT_FILES)}")
+        if self.output is not None:
+            object.__setattr__(self, "output", Path(self.output))
+            if not self.folder_job and self.output.suffix != ".parquet":
+                raise BadInput(f"-o {self.output}: the output is a .parquet file, or a folder (no suffix) "
+                               "for a folder job")
+            if self.folder_job and self.mode in ("resume", "overwrite"):
+                raise BadInput("--resume/--overwrite: a folder job (-o OUTPUT_DIR) resumes and rescores by itself")
+
+    @property
+    def folder_job(self) -> bool:
+        return self.output is not None and (self.output.is_dir() or self.output.suffix == "")
 
 
 def job_dir(output: Path) -> Path:
@@ -34,11 +81,8 @@ def summary_path(output: Path) -> Path:
 
 
 def start_job(output: Path, identity: dict, mode: str) -> Path:
-    """Create or reopen OUTPUT.job; refuse to clobber or to resume a job that was something else.
-
-    mode: new (refuse anything existing), resume (continue a matching partial job), overwrite
-    (start again), auto (resume a matching partial job, else start again: the folder job's way).
-    """
+    """Create or reopen OUTPUT.job in MODE (see MODES); refuse to clobber, or to resume a job that
+    was something else."""
     folder = job_dir(output)
     state = folder / "state.json"
     if mode == "auto":

@@ -5,58 +5,43 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from tqdm import tqdm
-
-from score import job
-from score.batching import Window, windows
-from score.predict import Settings, infer, prepare, release_free_memory
-from score.readers import Columns, read_chunks, row_count
 from sentiscore.onnx_model import OnnxModel
+from sentiscore.score.batching import Window
+from sentiscore.score.engines import EngineOptions, ModelSpec, Scored
+from sentiscore.score.predict import infer, prepare, release_free_memory
 
 
-def pending_windows(inputs: list[str], columns: Columns, split: str | None, settings: Settings,
-                    folder: Path, progress: tqdm) -> Iterator[tuple[str, Window]]:
-    """Every window of every input whose part is not yet committed (committed ones only advance the bar)."""
-    for index, spec in enumerate(inputs):
-        for window in windows(read_chunks(spec, columns, split), index, settings.window_rows):
-            if job.part_path(folder, index, window.index).exists():
-                progress.update(len(window.ids))
-                continue
-            yield spec, window
+class LocalEngine:
+    name = "local"
+    workers = 1
 
+    def __init__(self, options: EngineOptions) -> None:
+        self.options = options
+        self.spec: ModelSpec | None = None
+        self.model: OnnxModel | None = None
 
-def progress_bar(inputs: list[str], quiet: bool) -> tqdm:
-    """A bar over rows, with a total where the inputs tell their size up front (Parquet)."""
-    known = [row_count(spec) for spec in inputs]
-    total = sum(known) if all(n is not None for n in known) else None
-    return tqdm(total=total, unit="rows", disable=quiet, dynamic_ncols=True)
+    def open(self, model: ModelSpec) -> str:
+        """Load the variant (its files checked against the manifest) and warm it up; once per spec."""
+        if model != self.spec:
+            self.model = OnnxModel.load(model.folder, model.variant, model.provider, self.options.threads)
+            self.model.warm_up(model.settings.token_budget, model.settings.max_batch_rows)
+            self.spec = model
+        return self.model.model_hash
 
+    def scored(self, pending: Iterator[tuple[str, Window]]) -> Iterator[Scored]:
+        model, settings = self.model, self.spec.settings
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenise") as pool:
+            def next_prepared():
+                item = next(pending, None)
+                return None if item is None else prepare(model, item[1], settings, item[0])
 
-def add_counts(totals: dict, stats: dict) -> None:
-    for key in ("tokens", "padded_tokens", "batches"):
-        totals[key] = totals.get(key, 0) + stats[key]
+            ahead = pool.submit(next_prepared)
+            while (prepared := ahead.result()) is not None:
+                ahead = pool.submit(next_prepared)  # tokenise the next window while this one runs
+                table, stats = infer(model, prepared)
+                yield Scored(prepared.window, table, stats)
+                release_free_memory()
 
-
-def run_local(model: OnnxModel, inputs: list[str], columns: Columns, split: str | None, settings: Settings,
-              folder: Path, quiet: bool = False) -> dict:
-    """Score every pending window into its part (MODEL warmed up); returns token counts for the summary."""
-    totals = {"tokens": 0, "padded_tokens": 0, "batches": 0}
-    with progress_bar(inputs, quiet) as progress, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenise") as pool:
-        stream = pending_windows(inputs, columns, split, settings, folder, progress)
-
-        def next_prepared():
-            item = next(stream, None)
-            return None if item is None else prepare(model, item[1], settings, item[0])
-
-        ahead = pool.submit(next_prepared)
-        while (prepared := ahead.result()) is not None:
-            ahead = pool.submit(next_prepared)  # tokenise the next window while this one runs
-            table, stats = infer(model, prepared)
-            job.commit_part(folder, prepared.window.input_index, prepared.window.index, table, stats)
-            release_free_memory()
-            add_counts(totals, stats)
-            progress.update(len(prepared.window.ids))
-    return totals
+    def close(self) -> None:
+        self.model = self.spec = None

@@ -1,6 +1,6 @@
 """Score one window: drop rows without text (counted), tokenise, sort, batch, run, restore order.
 
-The one scoring function of every engine: the local loop and the Ray actors both call it.
+The one scoring function of every engine: the local engine and the Ray actors both call it.
 """
 
 from __future__ import annotations
@@ -11,19 +11,31 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from score.batching import Window, plan_batches
 from sentiscore.errors import BadInput
 from sentiscore.onnx_model import OnnxModel
+from sentiscore.readers import bad_row_message, bad_text
+from sentiscore.score.batching import Window, plan_batches
+
+ON_BAD_ROW = ("skip", "fail")
+OUTSIDE_SPLIT = "outside_split"
 
 
 @dataclass(frozen=True)
 class Settings:
     """How windows are cut and batched; part of a job's identity, so a resume batches identically."""
 
-    window_rows: int = 2048
+    window_rows: int = 2048  # rows sorted together: long enough that lengths cluster, small in memory
     token_budget: int = 1024  # small batches stay in cache: fastest and smallest here (bench/README.md)
-    max_batch_rows: int = 256
+    max_batch_rows: int = 256  # caps a batch of very short texts
     on_bad_row: str = "skip"
+
+    def __post_init__(self) -> None:
+        for name, flag in (("window_rows", "--window-rows"), ("token_budget", "--token-budget"),
+                           ("max_batch_rows", "--batch-size")):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise BadInput(f"{flag} {getattr(self, name)}: must be a positive integer")
+        if self.on_bad_row not in ON_BAD_ROW:
+            raise BadInput(f"--on-bad-row {self.on_bad_row}: use {' or '.join(ON_BAD_ROW)}")
 
 
 @dataclass
@@ -37,17 +49,18 @@ class Prepared:
 
 def prepare(model: OnnxModel, window: Window, settings: Settings, source: str) -> Prepared:
     """Tokenise and plan the batches of a window (CPU work that overlaps the previous window's inference)."""
-    null = [i for i, t in enumerate(window.texts) if t is None]
-    empty = [i for i, t in enumerate(window.texts) if t is not None and not t.strip()]
-    if settings.on_bad_row == "fail" and (null or empty):
-        row = min(null + empty)
-        raise BadInput(f"{source}: row {window.start + row} (id {window.ids[row]}) has "
-                       f"{'no' if row in null else 'an empty'} text (--on-bad-row fail)")
-    bad = set(null) | set(empty)
-    keep = np.array([i for i in range(len(window.texts)) if i not in bad], dtype=np.int64)
+    excluded = set(window.excluded)
+    reasons = {i: bad_text(t) for i, t in enumerate(window.texts) if i not in excluded}
+    bad = {i: r for i, r in reasons.items() if r}
+    if settings.on_bad_row == "fail" and bad:
+        row = min(bad)
+        raise BadInput(bad_row_message(source, window.start + row, window.ids[row], bad[row]) + " (--on-bad-row fail)")
+    keep = np.array([i for i in reasons if i not in bad], dtype=np.int64)
     ids = model.encode([window.texts[i] for i in keep]) if len(keep) else []
     lengths = np.array([len(x) for x in ids], dtype=np.int64)
-    skipped = {k: v for k, v in (("null_text", len(null)), ("empty_text", len(empty))) if v}
+    skipped: dict[str, int] = {}
+    for reason in (*bad.values(), *[OUTSIDE_SPLIT] * len(excluded)):
+        skipped[reason] = skipped.get(reason, 0) + 1
     return Prepared(window, keep, ids, plan_batches(lengths, settings.token_budget, settings.max_batch_rows),
                     skipped)
 

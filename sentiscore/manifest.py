@@ -1,14 +1,19 @@
-"""The export folder's manifest: every file with its sha256, checked before a model is trusted."""
+"""The export folder's manifest: what the folder holds, every file with its sha256, checked before a
+model is trusted."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from sentiscore.errors import BadInput
 
 MANIFEST = "manifest.json"
+FORMAT = "sentiscore-export/1"
+VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -19,32 +24,64 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def file_hashes(folder: Path) -> dict[str, dict]:
-    """sha256 and size of every file in `folder` except the manifest itself."""
+def file_hashes(folder: Path, leave_out: tuple[str, ...] = ()) -> dict[str, dict]:
+    """sha256 and size of every file in `folder` but the manifest and those left out."""
     return {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-            for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+            for p in sorted(folder.iterdir()) if p.is_file() and p.name not in (MANIFEST, *leave_out)}
 
 
-def read_manifest(folder: Path) -> dict:
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise BadInput(f"{folder}: no {MANIFEST} (not an export folder; run `sentiscore export RUN_DIR`)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{path}: invalid JSON ({exc})") from None
+@dataclass(frozen=True)
+class Manifest:
+    """manifest.json: the variants, how to feed them, how they were made, and every file's hash."""
 
+    source_checkpoint: str
+    opset: int
+    inputs: list[str]
+    outputs: list[str]
+    max_length: int
+    pad_token_id: int
+    labels: dict[str, str]
+    variants: list[str]
+    default_cpu_variant: str
+    default_cuda_variant: str
+    graph_optimization: str
+    int8_recipe: str | None
+    files: dict[str, dict]
+    versions: dict[str, str]
+    format: str = FORMAT
 
-def verify(folder: Path, names: list[str] | None = None) -> dict:
-    """Check the named files (default: all) against the manifest; a missing or altered file is BadInput."""
-    manifest = read_manifest(folder)
-    files = manifest["files"]
-    for name in names or list(files):
-        if name not in files:
-            raise BadInput(f"{folder}: {name} is not in {MANIFEST}")
-        path = folder / name
+    @classmethod
+    def read(cls, folder: Path) -> Manifest:
+        path = folder / MANIFEST
         if not path.is_file():
-            raise BadInput(f"{path}: missing (listed in {MANIFEST})")
-        if sha256_file(path) != files[name]["sha256"]:
-            raise BadInput(f"{path}: sha256 differs from {MANIFEST}: the file was altered after export")
-    return manifest
+            raise BadInput(f"{folder}: no {MANIFEST} (not an export folder; run `sentiscore export RUN_DIR`)")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"{path}: invalid JSON ({exc})") from None
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = sorted(names - set(data) - {"format"})
+        if missing:
+            raise BadInput(f"{path}: no {missing[0]!r} (made by another sentiscore version? export again)")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def variant_hash(self, variant: str) -> str:
+        """The sha256 of a variant's model file."""
+        if variant not in self.variants:
+            raise BadInput(f"--precision {variant}: this export has no {variant} variant "
+                           f"(exported: {', '.join(self.variants)})")
+        return self.files[VARIANT_FILES[variant]]["sha256"]
+
+    def verify(self, folder: Path, names: list[str] | None = None) -> None:
+        """Check the named files (default: all) against their hashes; a missing or altered file is BadInput."""
+        for name in names or list(self.files):
+            if name not in self.files:
+                raise BadInput(f"{folder}: {name} is not in {MANIFEST}")
+            path = folder / name
+            if not path.is_file():
+                raise BadInput(f"{path}: missing (listed in {MANIFEST})")
+            if sha256_file(path) != self.files[name]["sha256"]:
+                raise BadInput(f"{path}: sha256 differs from {MANIFEST}: the file was altered after export")

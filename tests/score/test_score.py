@@ -2,7 +2,6 @@
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -13,9 +12,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from score.job import summary_path
 from sentiscore.onnx_model import OnnxModel
-from tests.conftest import REPO, SHARED_DATA, one_line_error, run_cli, write_formats
+from sentiscore.runs import RunFolder
+from sentiscore.score.job import summary_path
+from tests.conftest import BUNDLED, REPO, SHARED_DATA, one_line_error, run_cli, write_formats
 
 SMALL = ["--window-rows", "64", "--token-budget", "2048", "--quiet"]
 
@@ -63,7 +63,7 @@ def test_fp32_equals_onnxruntime_row_by_row(exported, reviews, tmp_path):
     path = tmp_path / "rows.parquet"
     rows.to_parquet(path, index=False)
     out = score(exported, path, output=tmp_path / "out.parquet", extra=["--precision", "fp32"])
-    model = OnnxModel(exported, variant="fp32")
+    model = OnnxModel.load(exported, "fp32")
     single = np.concatenate([model.run(model.pad(model.encode([t]))) for t in rows["text"]])
     prob = np.exp(single[:, 1]) / np.exp(single).sum(axis=1)
     np.testing.assert_array_equal(out["label"].to_numpy(), single.argmax(1))
@@ -87,7 +87,7 @@ def test_folder_input_and_hostile_texts(exported, reviews, tmp_path):
     assert not (tmp_path / "fail.parquet").exists()
 
 
-def test_sigkill_then_resume_matches_an_uninterrupted_run(exported, tmp_path):
+def test_sigkill_then_resume_matches_an_uninterrupted_run(exported, tmp_path, kill_rng):
     rows = pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet", columns=["id", "text", "label"]).head(3000)
     path = tmp_path / "rt.parquet"
     rows.to_parquet(path, index=False)
@@ -97,7 +97,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(exported, tmp_path):
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     job = tmp_path / "killed.parquet.job"
     deadline = time.time() + 120
-    while len(list(job.glob("part-*.parquet"))) < random.Random(os.getpid()).randint(3, 20):
+    while len(list(job.glob("part-*.parquet"))) < kill_rng.randint(3, 20):
         assert proc.poll() is None and time.time() < deadline, "job ended before it could be killed"
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
@@ -188,7 +188,24 @@ def test_altered_model_is_refused(exported, reviews, tmp_path):
 def test_io_binding_path_gives_the_same_logits(exported, reviews):
     """The IO-binding path (used on CUDA) run on the CPU: identical logits to plain session.run."""
     texts = reviews["text"].head(40).tolist()
-    plain = OnnxModel(exported, variant="int8")
-    bound = OnnxModel(exported, variant="int8", io_binding=True)
+    plain = OnnxModel.load(exported, "int8")
+    bound = OnnxModel.load(exported, "int8", io_binding=True)
     feeds = plain.pad(plain.encode(texts))
     np.testing.assert_array_equal(plain.run(feeds), bound.run(feeds))
+
+
+def test_split_scores_the_runs_own_held_out_rows(exported, tmp_path):
+    """`score RUN FILE --split test` scores the rows of FILE that fell in the run's test split."""
+    out = score(exported, "bundled", output=tmp_path / "test.parquet", extra=["--split", "test"])
+    bundled = pd.read_parquet(BUNDLED, columns=["id"])["id"]
+    test_ids = set(RunFolder(exported).split_ids("test"))
+    assert out["id"].tolist() == [i for i in bundled if i in test_ids] and len(out) == 285
+    summary = json.loads(summary_path(tmp_path / "test.parquet").read_text())
+    assert summary["split"] == "test" and summary["skipped"]["reasons"] == {"outside_split": 2985 - 285}
+    assert summary["metrics"]["rows"] == 285
+    import shutil
+
+    shutil.copytree(exported / "onnx", tmp_path / "onnx")
+    line = one_line_error(run_cli("score", tmp_path / "onnx", "bundled", "--split", "test", "-o",
+                                  tmp_path / "x.parquet"))
+    assert "--split test" in line and "not inside a run folder" in line

@@ -15,12 +15,12 @@ CASES = [
 @pytest.mark.parametrize("y_true,y_pred", CASES)
 def test_metrics_equal_scikit_learn(y_true, y_pred):
     m = binary_metrics(np.array(y_true), np.array(y_pred))
-    assert m["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
-    assert m["precision"] == pytest.approx(precision_score(y_true, y_pred, zero_division=0))
-    assert m["recall"] == pytest.approx(recall_score(y_true, y_pred, zero_division=0))
-    assert m["f1"] == pytest.approx(f1_score(y_true, y_pred, zero_division=0))
-    assert m["confusion_matrix"] == confusion_matrix(y_true, y_pred, labels=[0, 1]).tolist()
-    assert m["rows"] == len(y_true)
+    assert m.accuracy == pytest.approx(accuracy_score(y_true, y_pred))
+    assert m.precision == pytest.approx(precision_score(y_true, y_pred, zero_division=0))
+    assert m.recall == pytest.approx(recall_score(y_true, y_pred, zero_division=0))
+    assert m.f1 == pytest.approx(f1_score(y_true, y_pred, zero_division=0))
+    assert m.confusion_matrix == confusion_matrix(y_true, y_pred, labels=[0, 1]).tolist()
+    assert m.rows == len(y_true)
 
 
 def test_metrics_reject_mismatched_lengths():

@@ -1,0 +1,1 @@
+"""Recipes (package data): configs/NAME.toml, read by `sentiscore finetune --recipe NAME`."""

@@ -1,0 +1,135 @@
+"""The export stage's entry points: `export` (ONNX variants gated on parity) and `parity`."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sentiscore import atomic, log
+from sentiscore.errors import BadInput
+from sentiscore.export.gate import ParityReport, Thresholds, check_folder, check_variant, torch_logits
+from sentiscore.export.onnx_export import OPTIMIZE_LEVELS, build_manifest, export_fp32, optimise, tokenizer_settings
+from sentiscore.export.quantize import choose_int8
+from sentiscore.export.report import write_report
+from sentiscore.manifest import VARIANT_FILES, Manifest
+from sentiscore.metrics import binary_metrics
+from sentiscore.onnx_model import OnnxModel, load_tokenizer
+from sentiscore.readers import labelled_parts
+from sentiscore.runs import ExportFolder, RunFolder
+from sentiscore.splits import make_splits, recipe_columns
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What `export` writes: int8 (dynamic, CPU) and fp16 (CUDA) beside fp32, and how it gates them."""
+
+    int8: bool = True
+    fp16: bool = False
+    optimize: str = "O2"  # ORTOptimizer's level: O2 adds the transformer fusions (Attention, Gelu) to O1's
+    overwrite: bool = False
+    gate_rows: int | None = None  # None: gate on the whole validation split the run was trained against
+    limits: Thresholds = field(default_factory=Thresholds)
+
+    def __post_init__(self) -> None:
+        if self.optimize not in OPTIMIZE_LEVELS:
+            raise BadInput(f"--optimize {self.optimize}: use one of {', '.join(OPTIMIZE_LEVELS)}")
+        if self.gate_rows is not None and self.gate_rows < 1:
+            raise BadInput(f"--gate-rows {self.gate_rows}: must be >= 1")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    folder: ExportFolder
+    manifest: Manifest
+    parity: ParityReport
+    report: Path
+
+    def to_dict(self) -> dict:
+        return {"folder": str(self.folder.path), "variants": self.manifest.variants,
+                "int8_recipe": self.manifest.int8_recipe, "parity": self.parity.to_dict(), "report": str(self.report)}
+
+    def lines(self) -> list[str]:
+        return [f"exported to {self.folder.path}; parity on the validation split ({self.parity.rows} rows):",
+                self.parity.table(), f"report: {self.report}"]
+
+
+def _run(run: RunFolder | str | Path) -> RunFolder:
+    return run if isinstance(run, RunFolder) else RunFolder.open(run)
+
+
+def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()) -> ExportResult:
+    """Write RUN/onnx atomically: fp32, the first int8 recipe that passes the gate, fp16 if asked, the
+    manifest, and the gate's parity report on the validation split the run was trained against."""
+    run = _run(run)
+    if run.onnx.exists() and not options.overwrite:
+        raise BadInput(f"{run.onnx}: already exported (use --overwrite to replace it)")
+    rows = run.rows("validation", options.gate_rows)
+    texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
+    log.event("export.start", run=str(run.path), gate_rows=len(rows))
+    with tempfile.TemporaryDirectory(prefix="sentiscore-export-") as scratch_dir, \
+            atomic.atomic_dir(run.onnx, overwrite=options.overwrite) as tmp:
+        scratch = Path(scratch_dir)
+        raw = export_fp32(run.checkpoint, scratch, tmp, options.optimize)
+        if options.fp16:
+            shutil.copy2(optimise(raw, scratch / "fp16", options.optimize, fp16=True), tmp / VARIANT_FILES["fp16"])
+        max_length, pad_id = tokenizer_settings(tmp)
+        reference = torch_logits(run.checkpoint, load_tokenizer(tmp / "tokenizer.json", max_length), texts)
+
+        def gate(candidate: Path):
+            model = OnnxModel(candidate, tmp / "tokenizer.json", max_length, pad_id)
+            return check_variant(model, "int8", texts, labels, reference, options.limits)
+
+        chosen, attempts = (choose_int8(tmp / VARIANT_FILES["fp32"], tmp / VARIANT_FILES["int8"], gate)
+                            if options.int8 else (None, []))
+        folder = ExportFolder(tmp)
+        manifest = build_manifest(tmp, run.checkpoint, options.optimize, chosen)
+        folder.write_manifest(manifest)
+        report = ParityReport(len(rows), options.limits, binary_metrics(labels, reference.argmax(-1)),
+                              check_folder(folder, texts, labels, reference, options.limits),
+                              int8_attempts=attempts)
+        report.write(folder)
+    if report.int8_failed_every_recipe:
+        log.warning("int8.dropped", reason="int8 failed the parity gate with every recipe tried; no int8 "
+                    "variant was kept and fp32 is the default CPU variant",
+                    recipes=", ".join(a.recipe for a in attempts))
+    return ExportResult(ExportFolder(run.onnx), manifest, report, write_report(run))
+
+
+def parity_rows(run: RunFolder, data: str | None, split: str | None, max_rows: int | None) -> pd.DataFrame:
+    """The rows to compare on: the run's own split as recorded (default validation); or DATA, whole, or
+    its SPLIT as the run's recipe splits a source."""
+    if data is None:
+        return run.rows(split or "validation", max_rows)
+    recipe = run.recipe()
+    parts = labelled_parts(data, recipe_columns(recipe))
+    if split in (None, "all"):
+        rows = pd.concat(list(parts.values()), ignore_index=True)
+    else:
+        splits = make_splits(parts, recipe, data)
+        if split not in splits:
+            raise BadInput(f"--split {split}: unknown (use {', '.join(splits)} or all)")
+        rows = splits[split]
+    return rows.head(max_rows) if max_rows else rows
+
+
+def parity(run: RunFolder | str | Path, data: str | None = None, split: str | None = None,
+           limits: Thresholds | None = None, max_rows: int | None = None) -> ParityReport:
+    """The PyTorch checkpoint against every ONNX variant of the run's export on the same rows; writes
+    parity.json and report.md."""
+    run, limits = _run(run), limits or Thresholds()
+    folder = run.export_folder()
+    rows = parity_rows(run, data, split, max_rows)
+    texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
+    manifest = folder.manifest()
+    reference = torch_logits(run.checkpoint, load_tokenizer(folder.path / "tokenizer.json", manifest.max_length),
+                             texts)
+    report = ParityReport(len(rows), limits, binary_metrics(labels, reference.argmax(-1)),
+                          check_folder(folder, texts, labels, reference, limits),
+                          data=data or "recipe dataset", split=split or ("validation" if data is None else "all"))
+    report.write(folder)
+    write_report(run)
+    return report

@@ -1,0 +1,64 @@
+"""The finetune stage's entry point: a recipe in, a complete run folder out (or none at all)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentiscore import atomic, log
+from sentiscore.errors import BadInput
+from sentiscore.finetune.baseline import tfidf_baseline
+from sentiscore.finetune.train import train
+from sentiscore.plots import plot_confusion, plot_loss
+from sentiscore.recipe import Recipe
+from sentiscore.runs import RunFolder, RunMetrics
+from sentiscore.splits import load_splits
+from sentiscore.versions import package_versions
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    run: RunFolder
+    metrics: RunMetrics
+
+    def to_dict(self) -> dict:
+        return {"run": str(self.run.path), **{k: v for k, v in self.metrics.to_dict().items() if k != "loss_history"}}
+
+    def lines(self) -> list[str]:
+        m, rows = self.metrics, self.metrics.rows
+        return [f"run folder: {self.run.path}",
+                f"rows: train {rows['train']}, validation {rows['validation']}, test {rows['test']}; "
+                f"trained in {m.train_seconds:.0f} s on {m.device}", *m.lines()]
+
+
+def default_output(recipe: Recipe) -> Path:
+    return Path("runs") / f"{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def finetune(recipe: Recipe, output: Path | None = None) -> FinetuneResult:
+    """Run the recipe; write checkpoint, metrics, plots, recipe, split ids and versions to OUTPUT atomically."""
+    output = Path(output) if output else default_output(recipe)
+    if output.exists():
+        raise BadInput(f"--output {output}: already exists (choose another folder)")
+    splits = load_splits(recipe)
+    log.event("finetune.start", recipe=recipe.name, model=recipe.model, dataset=recipe.dataset,
+              **{f"{name}_rows": len(frame) for name, frame in splits.items()})
+    trained = train(recipe, splits)
+    metrics = RunMetrics(recipe=recipe.name, model=recipe.model, dataset=recipe.dataset,
+                         rows={name: len(frame) for name, frame in splits.items()},
+                         train_seconds=round(trained.seconds, 1), device=trained.device,
+                         finetuned=trained.metrics, baseline_tfidf_logreg=tfidf_baseline(splits, recipe.seed),
+                         loss_history=trained.loss_history)
+    with atomic.atomic_dir(output) as tmp:
+        run = RunFolder(tmp)
+        # save_pretrained, not trainer.save_model: that also pickles training_args.bin
+        trained.model.save_pretrained(run.checkpoint, safe_serialization=True)
+        trained.tokenizer.save_pretrained(run.checkpoint)
+        run.write_metrics(metrics)
+        run.write_recipe(recipe)
+        run.write_splits(splits)
+        atomic.write_json(tmp / "versions.json", package_versions())
+        plot_loss(metrics.loss_history, tmp / "loss.png")
+        plot_confusion(metrics.finetuned["test"].confusion_matrix, tmp / "confusion.png", f"{recipe.name}: test split")
+    return FinetuneResult(RunFolder(output), metrics)

@@ -1,0 +1,37 @@
+"""The int8 remedy path, deterministically: a model built so that the first int8 recipes fail the gate
+and a later one passes.
+
+One word-embedding entry of a token the tokenizer never produces ([unused0]) is set to 500: PyTorch
+and fp32 ONNX are unchanged (LayerNorm works per token), but quantising the embedding table to int8
+with one scale for it makes that scale about 4, and every real embedding (|x| <= 1) rounds to zero.
+"""
+
+import shutil
+
+from safetensors.torch import load_file, save_file
+
+from sentiscore.export import ExportOptions, export
+from sentiscore.export.quantize import INT8_RECIPES
+from sentiscore.runs import RunFolder
+
+UNUSED_TOKEN = 1  # [unused0] in the BERT uncased vocabulary
+
+
+def test_first_recipes_fail_then_embeddings_kept_fp32_pass(trained_run, tmp_path):
+    run = RunFolder(tmp_path / "run")
+    shutil.copytree(trained_run, run.path)
+    weights_file = run.checkpoint / "model.safetensors"
+    weights = load_file(weights_file)
+    embeddings = next(k for k in weights if k.endswith("word_embeddings.weight"))
+    weights[embeddings][UNUSED_TOKEN, 0] = 500.0
+    save_file(weights, weights_file, metadata={"format": "pt"})
+
+    result = export(run, ExportOptions())
+
+    attempts = result.parity.int8_attempts
+    assert [a.recipe for a in attempts] == [r.name for r in INT8_RECIPES]
+    assert [a.passed for a in attempts] == [False, False, True]
+    assert attempts[0].accuracy_diff < -0.05  # the flattened embeddings wreck it, not a rounding flip
+    assert result.manifest.int8_recipe == INT8_RECIPES[2].name and "int8" in result.manifest.variants
+    assert result.parity.passed and result.parity.variants["fp32"].label_agreement == 1.0
+    assert result.parity.to_dict()["int8_failed_every_recipe"] is False

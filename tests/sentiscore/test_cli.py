@@ -1,0 +1,42 @@
+"""The command line in-process: usage and flag errors are one line and exit 2, before any work."""
+
+import json
+
+import pytest
+
+from sentiscore import cli
+
+
+@pytest.fixture
+def errors(capsys):
+    """Run the CLI and return (exit code, the lines on stderr)."""
+    def run(*argv: str) -> tuple[int, list[str]]:
+        code = cli.main(list(map(str, argv)))
+        return code, [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    return run
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["score", "m", "in.parquet", "-o", "out.csv"], "-o out.csv: the output is a .parquet file, or a folder"),
+    (["score", "m", "in.parquet", "-o", "out", "--resume"], "a folder job (-o OUTPUT_DIR) resumes"),
+    (["score", "m", "in.parquet", "--window-rows", "0"], "--window-rows 0: must be a positive integer"),
+    (["score", "m", "in.parquet", "--batch-size", "-1"], "--batch-size -1: must be a positive integer"),
+    (["score", "m", "in.parquet", "--workers", "-1"], "--workers -1: must be a positive integer"),
+    (["score", "m", "in.parquet", "--engine", "spark"], "invalid choice: 'spark'"),
+    (["finetune", "--epochs", "0"], "--epochs must be > 0, got 0.0"),
+    (["finetune", "--epochs", "many"], "--epochs: invalid float value: 'many'"),
+    (["finetune", "--recipe", "nope"], "--recipe nope: unknown recipe"),
+    (["export", "x", "--optimize", "O9"], "--optimize O9: use one of O1, O2, O3"),
+    (["parity", "x", "--min-agreement", "2"], "--min-agreement 2.0: must be in [0, 1]"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_flags_are_one_line_and_exit_2(errors, argv, message):
+    code, lines = errors(*argv)
+    assert code == 2 and len(lines) == 1 and message in lines[0], lines
+
+
+def test_errors_are_json_events_in_json_mode(errors):
+    code, lines = errors("--log-format", "json", "score", "m", "in.parquet", "-o", "out.csv")
+    assert code == 2 and len(lines) == 1
+    event = json.loads(lines[0])
+    assert event["event"] == "error" and event["exit_code"] == 2 and "-o out.csv" in event["message"]

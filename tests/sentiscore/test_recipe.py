@@ -1,0 +1,82 @@
+"""Recipes: one dataclass, checked on load, written back with a TOML library, flags derived from it."""
+
+import argparse
+import dataclasses
+import tomllib
+
+import pytest
+
+from sentiscore.errors import BadInput
+from sentiscore.recipe import Recipe, add_recipe_flags, load_recipe, recipe_names, recipe_overrides
+
+
+def test_shipped_recipes_load():
+    assert {"default", "amazon_polarity_bert_base"} <= set(recipe_names())
+    default = load_recipe("default")
+    assert (default.name, default.epochs, default.lr, default.dataset) == ("default", 3.0, 1e-4, "bundled")
+    published = load_recipe("amazon_polarity_bert_base")
+    assert published.text_columns == ["title", "content"] and published.max_validation_rows == 20000
+
+
+@pytest.mark.parametrize("line,message", [
+    ('epochs = "3"', "epochs must be a number, got '3'"),
+    ("batch_size = 16.5", "batch_size must be an integer, got 16.5"),
+    ("batch_size = true", "batch_size must be an integer, got True"),
+    ("lr = 2.0", "lr must be in (0, 1), got 2.0"),
+    ("max_length = 4", "max_length must be in [8, 8192], got 4"),
+    ("text_columns = [1]", "text_columns must be a list of strings"),
+    ("epoch = 3", "unknown recipe setting 'epoch'"),
+    ("epochs = ", "invalid TOML"),
+])
+def test_bad_recipe_files_name_the_file_and_the_setting(tmp_path, line, message):
+    path = tmp_path / "r.toml"
+    path.write_text(f'model = "m"\n{line}\n')
+    with pytest.raises(BadInput) as caught:
+        load_recipe(str(path))
+    assert str(caught.value).startswith(f"{path}: ") and message in str(caught.value)
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"epochs": 0.0}, "--epochs must be > 0, got 0.0"),
+    ({"max_train_rows": 0}, "--max-train-rows must be >= 1, got 0"),
+    ({"warmup_ratio": 1.0}, "--warmup-ratio must be in [0, 1), got 1.0"),
+])
+def test_bad_overrides_name_the_flag(override, message):
+    with pytest.raises(BadInput, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        load_recipe("default", **override)
+
+
+def test_overrides_apply_and_none_changes_nothing():
+    recipe = load_recipe("default", epochs=1, seed=None, text_columns=["a", "b"])
+    assert recipe.epochs == 1.0 and isinstance(recipe.epochs, float) and recipe.seed == 42
+    assert recipe.text_columns == ["a", "b"]
+
+
+def test_toml_round_trip_escapes_what_it_must(tmp_path):
+    recipe = dataclasses.replace(load_recipe("default"), model='C:\\models\\"quoted" model', text_columns=['a"b'])
+    text = recipe.to_toml()
+    assert tomllib.loads(text)["model"] == 'C:\\models\\"quoted" model'
+    path = tmp_path / "saved.toml"
+    path.write_text(text)
+    assert load_recipe(str(path)) == dataclasses.replace(recipe, name="default")
+
+
+def test_every_setting_is_a_flag():
+    parser = argparse.ArgumentParser()
+    add_recipe_flags(parser)
+    args = parser.parse_args(["--epochs", "2", "--max-length", "64", "--text-column", "title",
+                              "--text-column", "content", "--max-validation-rows", "10"])
+    overrides = recipe_overrides(args)
+    assert set(overrides) == {f.name for f in dataclasses.fields(Recipe)} - {"name"}
+    recipe = load_recipe("default", **overrides)
+    assert (recipe.epochs, recipe.max_length, recipe.text_columns, recipe.max_validation_rows) == \
+        (2.0, 64, ["title", "content"], 10)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--epochs", "many"])
+
+
+def test_unknown_recipe_lists_the_known_ones():
+    with pytest.raises(BadInput, match="--recipe nope: unknown recipe \\(known: amazon_polarity_bert_base, default"):
+        load_recipe("nope")
+    with pytest.raises(BadInput, match="no such file"):
+        load_recipe("missing.toml")

@@ -119,8 +119,6 @@ def score_file(job: ScoreJob, engine: Engine) -> ScoreSummary:
     provider, variant = resolve_variant(export.manifest(), job.provider, job.precision)
     specs = expand_inputs(job.inputs)
     out = job.output or default_output(specs, job.split)
-    if out.suffix != ".parquet":
-        raise BadInput(f"-o {out}: the output must be a .parquet file")
     members = split_members(export, specs, job.split)
     model_hash = engine.open(ModelSpec(export.path, variant, provider, job.settings))
     identity = {"model_hash": model_hash, "variant": variant, "inputs": specs, "split": job.split,

@@ -83,6 +83,7 @@ def summary_path(output: Path) -> Path:
 def start_job(output: Path, identity: dict, mode: str) -> Path:
     """Create or reopen OUTPUT.job in MODE (see MODES); refuse to clobber, or to resume a job that
     was something else."""
+    identity = json.loads(json.dumps(identity))  # compared with state.json as JSON reads it back
     folder = job_dir(output)
     state = folder / "state.json"
     if mode == "auto":

@@ -2,6 +2,7 @@
 fresh virtual environment runs the default recipe, its export and scoring from an empty folder."""
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -19,9 +20,13 @@ def run(*argv, cwd: Path, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_installed_package_works_from_an_empty_folder(tmp_path):
+    # built from a copy: setuptools builds in the source tree, and a stale build/ could leak into the wheel
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "runs", "build", "*.egg-info", "__pycache__", ".*_cache", "results"))
     wheels = tmp_path / "wheels"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheels), str(REPO)], cwd=tmp_path, capture_output=True, text=True)
+                            "-w", str(wheels), str(source)], cwd=tmp_path, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next(wheels.glob("sentiscore-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()

@@ -44,6 +44,16 @@ def test_resume_keeps_parts_of_the_same_job_only(tmp_path):
         start_job(out, {**IDENTITY, "settings": {"window_rows": 32}}, "resume")
 
 
+def test_an_identity_is_compared_as_json_reads_it_back(tmp_path):
+    out = tmp_path / "out.parquet"
+    identity = {**IDENTITY, "columns": {"text": ("title", "content")}}  # a tuple comes back as a list
+    folder = start_job(out, identity, "new")
+    add_part(folder, 0)
+    assert start_job(out, identity, "resume") == folder and committed(folder)
+    start_job(out, identity, "auto")
+    assert committed(folder)
+
+
 def test_overwrite_and_auto(tmp_path):
     out = tmp_path / "out.parquet"
     folder = start_job(out, IDENTITY, "new")

@@ -4,6 +4,8 @@ and a later one passes.
 One word-embedding entry of a token the tokenizer never produces ([unused0]) is set to 500: PyTorch
 and fp32 ONNX are unchanged (LayerNorm works per token), but quantising the embedding table to int8
 with one scale for it makes that scale about 4, and every real embedding (|x| <= 1) rounds to zero.
+The gate allows a 5-point drop here: the wrecked recipes lose about 37 points and the remedy loses
+what int8 rounding loses on 244 rows (0 to 2 rows), so neither verdict hangs on one flipped row.
 """
 
 import shutil
@@ -11,6 +13,7 @@ import shutil
 from safetensors.torch import load_file, save_file
 
 from sentiscore.export import ExportOptions, export
+from sentiscore.export.gate import Thresholds
 from sentiscore.export.quantize import INT8_RECIPES
 from sentiscore.runs import RunFolder
 
@@ -26,12 +29,12 @@ def test_first_recipes_fail_then_embeddings_kept_fp32_pass(trained_run, tmp_path
     weights[embeddings][UNUSED_TOKEN, 0] = 500.0
     save_file(weights, weights_file, metadata={"format": "pt"})
 
-    result = export(run, ExportOptions())
+    result = export(run, ExportOptions(limits=Thresholds(max_acc_drop_pp=5.0)))
 
     attempts = result.parity.int8_attempts
     assert [a.recipe for a in attempts] == [r.name for r in INT8_RECIPES]
     assert [a.passed for a in attempts] == [False, False, True]
-    assert attempts[0].accuracy_diff < -0.05  # the flattened embeddings wreck it, not a rounding flip
+    assert attempts[0].accuracy_diff < -0.15 and attempts[1].accuracy_diff < -0.15  # wrecked, not rounded
     assert result.manifest.int8_recipe == INT8_RECIPES[2].name and "int8" in result.manifest.variants
     assert result.parity.passed and result.parity.variants["fp32"].label_agreement == 1.0
     assert result.parity.to_dict()["int8_failed_every_recipe"] is False

@@ -44,8 +44,9 @@ def test_ids_order_and_metrics(exported, reviews, tmp_path):
     assert ((out["prob_positive"] > 0.5) == (out["label"] == 1)).all()
     summary = json.loads(summary_path(tmp_path / "out.parquet").read_text())
     assert summary["rows"] == len(reviews) and summary["provider"] == "cpu" and summary["precision"] == "int8"
+    # three figures each rounded to 1 ms: their sum may be off by 1.5 ms
     assert 0 < summary["load_s"] and 0 < summary["scoring_s"] and summary["load_s"] + summary["scoring_s"] <= \
-        summary["seconds"] + 1e-3
+        summary["seconds"] + 1.5e-3 + 1e-9
     assert summary["metrics"]["accuracy"] == pytest.approx((out["label"] == out["label_true"]).mean())
     assert not (tmp_path / "out.parquet.job").exists()
 

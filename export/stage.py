@@ -120,6 +120,8 @@ def parity(run: RunFolder | str | Path, data: str | None = None, split: str | No
            limits: Thresholds | None = None, max_rows: int | None = None) -> ParityReport:
     """The PyTorch checkpoint against every ONNX variant of the run's export on the same rows; writes
     parity.json and report.md."""
+    if max_rows is not None and max_rows < 1:
+        raise BadInput(f"--max-rows {max_rows}: must be >= 1")
     run, limits = _run(run), limits or Thresholds()
     folder = run.export_folder()
     rows = parity_rows(run, data, split, max_rows)

@@ -18,36 +18,42 @@ from sentiscore.readers import Chunk
 @dataclass
 class Window:
     """WINDOW_ROWS consecutive rows of one input (the last window of an input may be shorter).
-    `excluded`: positions of rows left out by `score --split` (outside the run's split)."""
+    `labels`: one per row (None: no label; INVALID_LABEL: unusable), None where the input has no label
+    column; `excluded`: positions of rows left out by `score --split` (outside the run's split)."""
 
     input_index: int
     index: int
     start: int
-    ids: list[str]
-    texts: list[str | None]
-    labels: list[int] | None
+    ids: list[str | None]
+    texts: list[object]
+    labels: list[int | None] | None
     excluded: list[int] = field(default_factory=list)
+    row_number_ids: bool = False
 
 
 def windows(chunks: Iterator[Chunk], input_index: int, size: int) -> Iterator[Window]:
-    """Re-cut reader chunks (any size) into windows of exactly `size` rows at offsets 0, size, 2*size..."""
-    ids: list[str] = []
-    texts: list[str | None] = []
-    labels: list[int] | None = None
+    """Re-cut reader chunks (any size) into windows of exactly `size` rows at offsets 0, size, 2*size...
+    Chunks with and without a label column mix (a JSON Lines file where only some lines have one): a
+    row without is None."""
+    ids: list[str | None] = []
+    texts: list[object] = []
+    labels: list[int | None] = []
+    labelled = row_numbers = False
     index = 0
     for chunk in chunks:
         ids.extend(chunk.ids)
         texts.extend(chunk.texts)
-        if chunk.labels is not None:
-            labels = (labels or []) + chunk.labels
+        labels.extend(chunk.labels if chunk.labels is not None else [None] * len(chunk.ids))
+        labelled = labelled or chunk.labels is not None
+        row_numbers = chunk.row_number_ids
         while len(ids) >= size:
             yield Window(input_index, index, index * size, ids[:size], texts[:size],
-                         labels[:size] if labels is not None else None)
-            ids, texts = ids[size:], texts[size:]
-            labels = labels[size:] if labels is not None else None
+                         labels[:size] if labelled else None, row_number_ids=row_numbers)
+            ids, texts, labels = ids[size:], texts[size:], labels[size:]
             index += 1
     if ids:
-        yield Window(input_index, index, index * size, ids, texts, labels)
+        yield Window(input_index, index, index * size, ids, texts, labels if labelled else None,
+                     row_number_ids=row_numbers)
 
 
 def plan_batches(lengths: np.ndarray, token_budget: int, max_rows: int) -> list[np.ndarray]:

@@ -1,5 +1,11 @@
-"""A single-output scoring job: choose the variant, open the job, let the engine score the pending
-windows, commit each as its part, assemble the output, write the summary."""
+"""A single-output scoring job: choose the variant, take the output's lock, open the job, let the
+engine score the pending windows, check each was scored by the job's model, commit it as its part,
+assemble the output, write the summary.
+
+Failures leave the job where a rerun can pick it up: bad input (2) removes the partial job (it will
+not get better); a transient failure (75), a failed check (1) or a stop by signal (130/143) keeps
+every committed window for `--resume`.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +17,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sentiscore import atomic
-from sentiscore.errors import BadInput, OutputError
+from sentiscore import atomic, log
+from sentiscore.errors import BadInput, CheckFailed, Interrupted, Stopped, Transient, io_failure
+from sentiscore.labels import LABEL2ID
+from sentiscore.manifest import sha256_file
 from sentiscore.metrics import Metrics
 from sentiscore.onnx_model import resolve_variant
-from sentiscore.readers import HUB, expand_inputs, read_chunks, row_count
+from sentiscore.readers import BUNDLED, HUB, expand_inputs, read_chunks, row_count
 from sentiscore.runs import ExportFolder
 from sentiscore.score import job as state
 from sentiscore.score.batching import Window, windows
 from sentiscore.score.engines import Engine, ModelSpec
 from sentiscore.score.job import ScoreJob
+from sentiscore.score.lock import locked
 from sentiscore.score.predict import OUTSIDE_SPLIT
 
 
@@ -44,6 +53,9 @@ class ScoreSummary:
     resumed: bool
     this_run: dict
     settings: dict
+    ids: str  # the id column read, or "row numbers" where the input has none
+    labelled_rows: int  # rows with a usable true label: the metrics are over these
+    invalid_labels: int  # rows whose label is neither 0/1 nor a label name: left out of the metrics
     split: str | None = None
     metrics: Metrics | None = None
 
@@ -57,26 +69,66 @@ class ScoreSummary:
         if OUTSIDE_SPLIT in skipped["reasons"]:
             lines.append(f"rows: those of the model's {self.split} split only "
                          f"({skipped['reasons'][OUTSIDE_SPLIT]} other rows left out)")
+        if self.ids == "row numbers":
+            lines.append("ids: row numbers (the input has no 'id' column; name yours with --id-column)"
+                         + ("; the `source` column tells the inputs apart" if len(self.inputs) > 1 else ""))
+        if self.invalid_labels:
+            lines.append(f"labels: {self.invalid_labels} rows have a label that is neither 0/1 nor negative/positive; "
+                         f"metrics are over the {self.labelled_rows} rows with one")
         if self.metrics is not None:
             lines.append(self.metrics.line())
         return [*lines, f"output: {self.output}"]
 
 
 def default_output(inputs: list[str], split: str | None) -> Path:
+    """Beside the first INPUT as given: FILE's stem, or a folder's name, + .predictions.parquet; for
+    `bundled` and hub:NAME, in the working folder."""
     first = inputs[0]
+    if first == BUNDLED:
+        return Path(f"{BUNDLED}{'-' + split if split else ''}.predictions.parquet")
     if first.startswith(HUB):
         return Path(re.sub(r"[^\w.-]+", "_", f"{first[4:]}-{split or 'test'}").strip("_") + ".predictions.parquet")
-    path = Path(first)
+    path = Path(first).resolve()  # `score MODEL .` writes beside the folder, not into it
     return path.with_name(path.stem + ".predictions.parquet") if path.is_file() else \
         path.with_name(path.name + ".predictions.parquet")
 
 
-def fingerprint(spec: str) -> list[int] | None:
-    """Size and modification time of a file input: a changed file is a different job."""
+def check_output_place(output: Path, inputs: list[str]) -> None:
+    """Refuse an output that is an input, or inside an input folder (the next run would read it back)."""
+    target = output.resolve()
+    for spec in inputs:
+        if spec.startswith(HUB) or spec == BUNDLED:
+            continue
+        source = Path(spec).resolve()
+        if target == source:
+            raise BadInput(f"-o {output}: that is an INPUT; refusing to write over it")
+        if Path(spec).is_dir() and target.is_relative_to(source):
+            raise BadInput(f"-o {output}: inside the input folder {spec}, so the next run would read its own "
+                           "output back; write it elsewhere")
+
+
+def content_hash(spec: str) -> str | None:
+    """A file input's sha256: a file rewritten with the same size and date is still a different job."""
     if spec.startswith(HUB):
         return None
-    stat = Path(spec).stat()
-    return [stat.st_size, stat.st_mtime_ns]
+    try:
+        return sha256_file(Path(spec))
+    except OSError as exc:
+        raise io_failure(spec, exc, BadInput) from None
+
+
+def stat_key(spec: str) -> list[int] | None:
+    """What changes when a file is rewritten or appended to while the job reads it."""
+    if spec.startswith(HUB):
+        return None
+    info = Path(spec).stat()
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
+
+
+def label_names(folder: ExportFolder) -> dict[str, int]:
+    """The model's own label names (the manifest's, any case), for string labels in inputs."""
+    names = {str(name).lower(): int(i) for i, name in folder.manifest().labels.items() if str(i) in ("0", "1")}
+    return names if sorted(names.values()) == [0, 1] else LABEL2ID
 
 
 def split_members(folder: ExportFolder, specs: list[str], split: str | None) -> set[str] | None:
@@ -91,12 +143,12 @@ def split_members(folder: ExportFolder, specs: list[str], split: str | None) -> 
 
 
 def pending_windows(job: ScoreJob, specs: list[str], folder: Path, members: set[str] | None,
-                    progress: tqdm) -> Iterator[tuple[str, Window]]:
+                    names: dict[str, int], progress: tqdm) -> Iterator[tuple[str, Window]]:
     """Every window of every input whose part is not yet committed (committed ones only advance the bar)."""
     for index, spec in enumerate(specs):
         hub = spec.startswith(HUB)
-        for window in windows(read_chunks(spec, job.columns, job.split if hub else None), index,
-                              job.settings.window_rows):
+        chunks = read_chunks(spec, job.columns, job.split if hub else None, label_names=names)
+        for window in windows(chunks, index, job.settings.window_rows):
             if state.part_path(folder, index, window.index).exists():
                 progress.update(len(window.ids))
                 continue
@@ -112,53 +164,88 @@ def progress_bar(inputs: list[str], quiet: bool) -> tqdm:
     return tqdm(total=total, unit="rows", disable=quiet, dynamic_ncols=True)
 
 
-def score_file(job: ScoreJob, engine: Engine) -> ScoreSummary:
-    """Score JOB's inputs into one output and its summary; returns the summary."""
+def stopped(exc: BaseException, out: Path, folder: Path) -> Stopped:
+    """A stop by Ctrl-C (130) or SIGTERM (143), after the committed windows were left consistent."""
+    code = exc.args[0] if isinstance(exc, Interrupted) else 130
+    parts = len(list(folder.glob("part-*.parquet")))
+    return Stopped(f"{out}: stopped by {'SIGTERM' if code == 143 else 'Ctrl-C'}; {parts} windows are committed in "
+                   f"{folder}: rerun the same command with --resume to finish", code)
+
+
+def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = None) -> ScoreSummary:
+    """Score JOB's inputs into one output and its summary; returns the summary. DIGESTS: content hashes
+    the caller already computed (the folder job's)."""
     started = time.perf_counter()
     export = ExportFolder.find(job.model)
     provider, variant = resolve_variant(export.manifest(), job.provider, job.precision)
     specs = expand_inputs(job.inputs)
-    out = job.output or default_output(specs, job.split)
-    members = split_members(export, specs, job.split)
-    model_hash = engine.open(ModelSpec(export.path, variant, provider, job.settings))
-    identity = {"model_hash": model_hash, "variant": variant, "inputs": specs, "split": job.split,
-                "fingerprints": [fingerprint(spec) for spec in specs],
-                "columns": asdict(job.columns), "settings": asdict(job.settings)}
-    try:
-        folder = state.start_job(out, identity, job.mode)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write ({exc.strerror or exc})") from None
-    resumed = any(folder.glob("part-*.parquet"))
-    ready = time.perf_counter()
-    counts = {"tokens": 0, "padded_tokens": 0, "batches": 0}
-    try:
-        with progress_bar(specs, job.quiet) as progress:
-            for done in engine.scored(pending_windows(job, specs, folder, members, progress)):
-                state.commit_part(folder, done.window.input_index, done.window.index, done.table, done.stats)
-                for key in counts:
-                    counts[key] += done.stats[key]
-                progress.update(len(done.window.ids))
-        result = state.assemble(folder, out)
-    except BadInput:
-        state.finish(folder)  # bad input will not get better by resuming: leave nothing behind
-        raise
-    except OSError as exc:  # disk full, read-only: what was committed stays for --resume
-        raise OutputError(f"{out}: cannot write ({exc.strerror or exc}); committed windows are kept in "
-                          f"{folder}: make room, then rerun with --resume") from None
-    finished = time.perf_counter()
-    seconds = finished - started
-    summary = ScoreSummary(
-        output=str(out), inputs=specs, rows=result["rows"],
-        skipped={"rows": sum(result["skipped"].values()), "reasons": result["skipped"]},
-        seconds=round(seconds, 3), rows_per_s=round(result["rows"] / seconds, 1) if seconds else None,
-        load_s=round(ready - started, 3), scoring_s=round(finished - ready, 3),
-        model=str(export.path), model_hash=model_hash, precision=variant, provider=provider, engine=engine.name,
-        resumed=resumed, this_run={**counts, "workers": engine.workers}, settings=asdict(job.settings),
-        split=job.split, metrics=result.get("metrics"))
-    try:
-        atomic.write_json(state.summary_path(out), summary.to_dict())
-    except OSError as exc:
-        raise OutputError(f"{state.summary_path(out)}: cannot write ({exc.strerror or exc}); rerun with --resume") \
-            from None
-    state.finish(folder)
+    out = job.output or default_output(job.inputs, job.split)
+    check_output_place(out, job.inputs)
+    with locked(state.lock_path(out), str(out), report_takeover=False):
+        members = split_members(export, specs, job.split)
+        before = [stat_key(spec) for spec in specs]
+        contents = [(digests or {}).get(spec) or content_hash(spec) for spec in specs]
+        model_hash = engine.open(ModelSpec(export.path, variant, provider, job.settings))
+        identity = {"model_hash": model_hash, "variant": variant, "inputs": specs, "split": job.split,
+                    "contents": contents, "columns": asdict(job.columns), "settings": asdict(job.settings)}
+        try:
+            folder = state.start_job(out, identity, job.mode)
+        except OSError as exc:
+            raise io_failure(f"{out}: cannot start the job", exc) from None
+        resumed = any(folder.glob("part-*.parquet"))
+        ready = time.perf_counter()
+        try:
+            counts = score_windows(job, engine, specs, folder, members, label_names(export), model_hash, out)
+            changed = [spec for spec, key in zip(specs, before, strict=True) if stat_key(spec) != key]
+            if changed:
+                raise Transient(f"{changed[0]}: changed while it was being scored (still being written?); retry "
+                                "later: the job starts again for the new content")
+            result = state.assemble(folder, out, specs)
+        except BadInput:
+            state.finish(folder)  # bad input will not get better by resuming: leave nothing behind
+            raise
+        except OSError as exc:  # disk full, read-only: what was committed stays for --resume
+            hint = f"committed windows are kept in {folder}: rerun the same command with --resume"
+            raise io_failure(f"{out}: cannot write", exc, retry_hint=hint) from None
+        except (KeyboardInterrupt, Interrupted) as exc:
+            raise stopped(exc, out, folder) from None
+        finished = time.perf_counter()
+        seconds = finished - started
+        summary = ScoreSummary(
+            output=str(out), inputs=specs, rows=result["rows"],
+            skipped={"rows": sum(result["skipped"].values()), "reasons": result["skipped"]},
+            seconds=round(seconds, 3), rows_per_s=round(result["rows"] / seconds, 1) if seconds else None,
+            load_s=round(ready - started, 3), scoring_s=round(finished - ready, 3),
+            model=str(export.path), model_hash=model_hash, precision=variant, provider=provider,
+            engine=engine.name, resumed=resumed, this_run={**counts, "workers": engine.workers},
+            settings=asdict(job.settings), ids="row numbers" if result["row_number_ids"] else job.columns.id or "id",
+            labelled_rows=result["labelled"], invalid_labels=result["invalid_labels"],
+            split=job.split, metrics=result.get("metrics"))
+        if result["row_number_ids"]:
+            log.warning("ids.row_numbers", output=str(out), reason="an input has no id column")
+        try:
+            atomic.write_json(state.summary_path(out), summary.to_dict())
+        except OSError as exc:
+            raise io_failure(f"{state.summary_path(out)}: cannot write", exc, retry_hint="retry with --resume") \
+                from None
+        state.finish(folder)
     return summary
+
+
+def score_windows(job: ScoreJob, engine: Engine, specs: list[str], folder: Path, members: set[str] | None,
+                  names: dict[str, int], model_hash: str, out: Path) -> dict:
+    """Let the engine score every pending window; commit each, after checking the model that scored it."""
+    counts = {"tokens": 0, "padded_tokens": 0, "batches": 0}
+    with progress_bar(specs, job.quiet) as progress:
+        for done in engine.scored(pending_windows(job, specs, folder, members, names, progress)):
+            if done.stats["model_hash"] != model_hash:
+                raise CheckFailed(
+                    f"{out}: window {done.window.index} of {specs[done.window.input_index]} was scored with model "
+                    f"{done.stats['model_hash'][:12]}, not the job's {model_hash[:12]} (a worker loaded another "
+                    f"export: check every node's copy of the model); committed windows are kept in {folder}: "
+                    "fix it, then rerun with --resume")
+            state.commit_part(folder, done.window.input_index, done.window.index, done.table, done.stats)
+            for key in counts:
+                counts[key] += done.stats[key]
+            progress.update(len(done.window.ids))
+    return counts

@@ -1,10 +1,11 @@
 """A scoring job: what it is (ScoreJob), and its resumable state beside the output.
 
-OUTPUT.job/ holds state.json (what the job is: model hash, inputs, batching) and a part file per
-scored window, each written atomically. A killed job loses at most the windows in flight; a resumed
-one skips every window whose part exists and, since batches are a pure function of the input,
-rewrites nothing differently. Assembly streams the parts into OUTPUT, row group by row group, under
-a temporary name, then renames it.
+OUTPUT.job/ holds state.json (what the job is: model hash, inputs and their content hashes,
+batching) and a part file per scored window, each written atomically. A killed job loses at most the
+windows in flight; a resumed one skips every window whose part exists and, since batches are a pure
+function of the input, rewrites nothing differently. Assembly streams the parts into OUTPUT, row
+group by row group, under a temporary name, then renames it. `.OUTPUT.lock` keeps two jobs off one
+output.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sentiscore import atomic
+from sentiscore import atomic, log
 from sentiscore.errors import BadInput
 from sentiscore.manifest import VARIANT_FILES
 from sentiscore.metrics import binary_metrics
@@ -28,8 +29,10 @@ from sentiscore.readers import Columns
 from sentiscore.score.predict import Settings
 
 STATS_KEY = b"sentiscore.stats"
-# new: refuse anything existing; resume: continue a matching partial job; overwrite: start again;
-# auto: resume a matching partial job, else start again (the folder job's way)
+EMPTY_SCHEMA = pa.schema([("id", pa.string()), ("label", pa.int8()), ("prob_positive", pa.float32())])
+# new: refuse anything existing; resume: continue a matching partial job (or start one where there is
+# none and no finished output); overwrite: start again; auto: resume a matching partial job, else start
+# again (the folder job's way)
 MODES = ("new", "resume", "overwrite", "auto")
 
 
@@ -41,7 +44,7 @@ class ScoreJob:
     model: str | Path  # an export folder (RUN/onnx) or a run folder
     inputs: list[str]  # files, folders, `bundled`, hub:NAME
     output: Path | None = None  # None: beside the first input, NAME.predictions.parquet
-    mode: str = "new"  # see MODES; a folder job resumes and rescores by itself
+    mode: str = "new"  # see MODES; a folder job resumes and rescores by itself (--resume is allowed, a no-op)
     columns: Columns = field(default_factory=Columns)
     split: str | None = None  # hub:NAME: the split to read; files: only rows of the run's split
     precision: str | None = None  # None: the manifest's default for the provider
@@ -49,6 +52,7 @@ class ScoreJob:
     settings: Settings = field(default_factory=Settings)
     quiet: bool = False  # no progress bar
     fail_fast: bool = False  # folder job: stop at the first file that fails
+    min_age: float = 60.0  # folder job: skip files modified in the last MIN_AGE seconds (still being copied?)
 
     def __post_init__(self) -> None:
         if not self.inputs:
@@ -59,13 +63,16 @@ class ScoreJob:
             raise BadInput(f"--provider {self.provider}: use {', '.join(PROVIDERS)}")
         if self.precision is not None and self.precision not in VARIANT_FILES:
             raise BadInput(f"--precision {self.precision}: use {', '.join(VARIANT_FILES)}")
+        if not self.min_age >= 0:
+            raise BadInput(f"--min-age {self.min_age}: must be >= 0 seconds")
         if self.output is not None:
             object.__setattr__(self, "output", Path(self.output))
             if not self.folder_job and self.output.suffix != ".parquet":
                 raise BadInput(f"-o {self.output}: the output is a .parquet file, or a folder (no suffix) "
                                "for a folder job")
-            if self.folder_job and self.mode in ("resume", "overwrite"):
-                raise BadInput("--resume/--overwrite: a folder job (-o OUTPUT_DIR) resumes and rescores by itself")
+            if self.folder_job and self.mode == "overwrite":
+                raise BadInput("--overwrite: a folder job (-o OUTPUT_DIR) rescores changed files by itself; move "
+                               "its ledger.jsonl away to rescore everything")
 
     @property
     def folder_job(self) -> bool:
@@ -80,27 +87,42 @@ def summary_path(output: Path) -> Path:
     return output.with_name(output.name.removesuffix(".parquet") + ".summary.json")
 
 
+def lock_path(output: Path) -> Path:
+    return output.with_name(f".{output.name}.lock")
+
+
+def _read_state(state: Path) -> dict:
+    try:
+        return json.loads(state.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{state}: unreadable ({exc}); use --overwrite to start the job again") from None
+
+
 def start_job(output: Path, identity: dict, mode: str) -> Path:
     """Create or reopen OUTPUT.job in MODE (see MODES); refuse to clobber, or to resume a job that
-    was something else."""
+    was something else. A partial job of inputs whose content has changed since is worthless: resume
+    starts that one again (and says so)."""
     identity = json.loads(json.dumps(identity))  # compared with state.json as JSON reads it back
     folder = job_dir(output)
     state = folder / "state.json"
     if mode == "auto":
-        matching = state.is_file() and json.loads(state.read_text()) == identity
-        mode = "resume" if matching else "overwrite"
+        mode = "resume" if state.is_file() and _read_state(state) == identity else "overwrite"
     if mode == "resume" and state.is_file():
-        old = json.loads(state.read_text())
-        if old["model_hash"] != identity["model_hash"]:
-            raise BadInput(f"{folder}: the partial job was scored with model {old['model_hash'][:12]}, "
-                           f"not {identity['model_hash'][:12]}; refusing to resume (use --overwrite to restart)")
-        if old != identity:
-            changed = sorted(k for k in identity if old.get(k) != identity[k])
+        old = _read_state(state)
+        if old == identity:
+            remove_temporaries(output)
+            return folder
+        changed = sorted(k for k in identity if old.get(k) != identity[k])
+        if changed != ["contents"]:
+            if old.get("model_hash") != identity["model_hash"]:
+                raise BadInput(f"{folder}: the partial job was scored with model {str(old.get('model_hash'))[:12]}, "
+                               f"not {identity['model_hash'][:12]}; refusing to resume (use --overwrite to restart)")
             raise BadInput(f"{folder}: the partial job differs in {', '.join(changed)}; refusing to resume "
                            "(use --overwrite to restart)")
-        remove_temporaries(output)
-        return folder
-    if mode not in ("overwrite", "resume"):
+        log.warning("job.restarted", job=str(folder), reason="an input's content changed since the partial job")
+    elif mode == "resume" and output.exists():
+        raise BadInput(f"{output}: already finished, no partial job to resume (use --overwrite to score it again)")
+    elif mode == "new":
         if folder.exists():
             raise BadInput(f"{output}: a partial job exists in {folder} (use --resume or --overwrite)")
         if output.exists():
@@ -129,30 +151,47 @@ def commit_part(folder: Path, input_index: int, window: int, table: pa.Table, st
         pq.write_table(table, tmp)
 
 
-def assemble(folder: Path, output: Path) -> dict:
-    """Stream every part, in input and row order, into OUTPUT; return rows, skips and metrics."""
+def part_stats(part: Path) -> dict:
+    return json.loads(pq.read_schema(part).metadata[STATS_KEY])
+
+
+def assemble(folder: Path, output: Path, sources: list[str]) -> dict:
+    """Stream every part, in input and row order, into OUTPUT; return rows, skips, label counts and
+    metrics (over the rows with a usable label). The output has `label_true` where any row has a
+    label, and `source` (the input each row came from) where several inputs feed it."""
     parts = sorted(folder.glob("part-*.parquet"))
-    rows, skipped = 0, Counter()
+    stats = [part_stats(p) for p in parts]  # metadata only: decides the output's columns up front
+    skipped = Counter()
+    for s in stats:
+        skipped.update(s["skipped"])
+    labelled = sum(s["labelled"] for s in stats)
+    rows = 0
     labels, truths = [], []
     with atomic.atomic_path(output) as tmp:
         writer = None
         for part in parts:
-            table = pq.read_table(part)
-            stats = json.loads(table.schema.metadata[STATS_KEY])
-            skipped.update(stats["skipped"])
-            table = table.replace_schema_metadata(None)
+            table = pq.read_table(part).replace_schema_metadata(None)
+            if labelled:
+                truth = table["label_true"].to_numpy(zero_copy_only=False)
+                known = ~np.isnan(truth.astype(np.float32))
+                labels.append(table["label"].to_numpy()[known])
+                truths.append(truth[known].astype(np.int8))
+            else:
+                table = table.drop_columns(["label_true"])
+            if len(sources) > 1:
+                source = sources[int(part.name.split("-")[1])]
+                table = table.append_column("source", pa.array([source] * table.num_rows, pa.string()))
             writer = writer or pq.ParquetWriter(tmp, table.schema)
             if table.num_rows:
                 writer.write_table(table)
             rows += table.num_rows
-            labels.append(table["label"].to_numpy())
-            if "label_true" in table.column_names:
-                truths.append(table["label_true"].to_numpy())
-        if writer is None:
-            raise BadInput(f"{output}: nothing was scored (no input rows)")
+        if writer is None:  # an input with no rows: an output with none (a nightly file may be empty)
+            writer = pq.ParquetWriter(tmp, EMPTY_SCHEMA)
         writer.close()
-    result = {"rows": rows, "skipped": dict(skipped)}
-    if truths and len(truths) == len(labels):
+    result = {"rows": rows, "skipped": dict(skipped), "labelled": labelled,
+              "invalid_labels": sum(s["invalid_labels"] for s in stats),
+              "row_number_ids": any(s["row_number_ids"] for s in stats)}
+    if labelled:
         result["metrics"] = binary_metrics(np.concatenate(truths), np.concatenate(labels))
     return result
 

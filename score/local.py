@@ -34,12 +34,13 @@ class LocalEngine:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenise") as pool:
             def next_prepared():
                 item = next(pending, None)
-                return None if item is None else prepare(model, item[1], settings, item[0])
+                return None if item is None else (item[0], prepare(model, item[1], settings, item[0]))
 
             ahead = pool.submit(next_prepared)
-            while (prepared := ahead.result()) is not None:
+            while (item := ahead.result()) is not None:
+                source, prepared = item
                 ahead = pool.submit(next_prepared)  # tokenise the next window while this one runs
-                table, stats = infer(model, prepared)
+                table, stats = infer(model, prepared, settings, source)
                 yield Scored(prepared.window, table, stats)
                 release_free_memory()
 

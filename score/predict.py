@@ -1,4 +1,4 @@
-"""Score one window: drop rows without text (counted), tokenise, sort, batch, run, restore order.
+"""Score one window: drop bad rows (counted), tokenise, sort, batch, run, restore order.
 
 The one scoring function of every engine: the local engine and the Ray actors both call it.
 """
@@ -13,11 +13,12 @@ import pyarrow as pa
 
 from sentiscore.errors import BadInput
 from sentiscore.onnx_model import OnnxModel
-from sentiscore.readers import bad_row_message, bad_text
+from sentiscore.readers import INVALID_LABEL, bad_row, bad_row_message
 from sentiscore.score.batching import Window, plan_batches
 
 ON_BAD_ROW = ("skip", "fail")
 OUTSIDE_SPLIT = "outside_split"
+NON_FINITE = "non_finite_logits"  # the model gave NaN or inf for the row: no label is better than label 0
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Prepared:
 def prepare(model: OnnxModel, window: Window, settings: Settings, source: str) -> Prepared:
     """Tokenise and plan the batches of a window (CPU work that overlaps the previous window's inference)."""
     excluded = set(window.excluded)
-    reasons = {i: bad_text(t) for i, t in enumerate(window.texts) if i not in excluded}
+    reasons = {i: bad_row(window.ids[i], t) for i, t in enumerate(window.texts) if i not in excluded}
     bad = {i: r for i, r in reasons.items() if r}
     if settings.on_bad_row == "fail" and bad:
         row = min(bad)
@@ -65,25 +66,37 @@ def prepare(model: OnnxModel, window: Window, settings: Settings, source: str) -
                     skipped)
 
 
-def infer(model: OnnxModel, prepared: Prepared) -> tuple[pa.Table, dict]:
-    """Run the batches; return the window's predictions in input order and its counts."""
+def infer(model: OnnxModel, prepared: Prepared, settings: Settings, source: str) -> tuple[pa.Table, dict]:
+    """Run the batches; return the window's predictions in input order and its counts (with the hash of
+    the model that scored it: the stage checks it is the job's)."""
     logits = np.zeros((len(prepared.ids), 2), dtype=np.float32)
     for batch in prepared.batches:
         logits[batch] = model.run(model.pad([prepared.ids[i] for i in batch]))
+    window, skipped, keep = prepared.window, dict(prepared.skipped), prepared.keep
+    finite = np.isfinite(logits).all(axis=1)
+    if not finite.all():
+        row = int(keep[np.flatnonzero(~finite)[0]])
+        if settings.on_bad_row == "fail":
+            raise BadInput(f"{source}: row {window.start + row} (id {window.ids[row]}): the model gave NaN or "
+                           "infinite logits (--on-bad-row fail; try --precision fp32)")
+        skipped[NON_FINITE] = skipped.get(NON_FINITE, 0) + int((~finite).sum())
+        keep, logits = keep[finite], logits[finite]
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     prob = (shifted[:, 1] / shifted.sum(axis=1)).astype(np.float32)
-    window = prepared.window
+    truth = [window.labels[i] for i in keep] if window.labels is not None else [None] * len(keep)
+    invalid = sum(t == INVALID_LABEL for t in truth)
+    truth = [None if t == INVALID_LABEL else t for t in truth]
     columns = {
-        "id": pa.array([window.ids[i] for i in prepared.keep], pa.string()),
+        "id": pa.array([window.ids[i] for i in keep], pa.string()),
         "label": pa.array(logits.argmax(axis=1).astype(np.int8)),
         "prob_positive": pa.array(prob),
+        "label_true": pa.array(truth, pa.int8()),  # null where the row has no usable label
     }
-    if window.labels is not None:
-        columns["label_true"] = pa.array(np.asarray(window.labels, dtype=np.int8)[prepared.keep])
     tokens = int(sum(len(x) for x in prepared.ids))
     padded = int(sum(len(b) * max(len(prepared.ids[i]) for i in b) for b in prepared.batches))
-    stats = {"rows": len(prepared.keep), "skipped": prepared.skipped, "tokens": tokens, "padded_tokens": padded,
-             "batches": len(prepared.batches)}
+    stats = {"rows": len(keep), "skipped": skipped, "tokens": tokens, "padded_tokens": padded,
+             "batches": len(prepared.batches), "labelled": sum(t is not None for t in truth),
+             "invalid_labels": invalid, "row_number_ids": window.row_number_ids, "model_hash": model.model_hash}
     return pa.table(columns), stats
 
 
@@ -105,4 +118,4 @@ def release_free_memory() -> None:
 
 
 def score_window(model: OnnxModel, window: Window, settings: Settings, source: str) -> tuple[pa.Table, dict]:
-    return infer(model, prepare(model, window, settings, source))
+    return infer(model, prepare(model, window, settings, source), settings, source)

@@ -3,7 +3,9 @@
 The driver reads the inputs with the same reader and cuts the same fixed windows as the local
 engine, so every window, and so every batch, is identical: predictions match id by id, even under
 dynamic int8. Each actor loads the ONNX session once (checking the files against the manifest on
-its own node) and runs `score_window`, the function every engine uses. The stage commits each
+its own node) and runs `score_window`, the function every engine uses; every window it returns
+carries the hash of the model it loaded, and the stage stops the job if that is not the driver's (a
+node with another export, an actor restarted after a redeploy). The stage commits each
 returned window as its part, keyed by input and window: an actor that dies is restarted by Ray and
 its window retried, and a retried window can only rewrite its own part, never add a row twice. A
 killed driver leaves OUTPUT.job behind; `--resume` continues from the windows without a part.
@@ -17,13 +19,17 @@ import sys
 from collections.abc import Iterator
 
 from sentiscore import log
-from sentiscore.errors import BadInput
+from sentiscore.errors import BadInput, Transient
 from sentiscore.manifest import VARIANT_FILES
 from sentiscore.runs import ExportFolder
 from sentiscore.score.batching import Window
 from sentiscore.score.engines import EngineOptions, ModelSpec, Scored
 
 QUEUED_PER_ACTOR = 2  # windows in flight per actor: keeps actors busy, bounds the driver's memory
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _scorer_class():
@@ -73,9 +79,11 @@ class RayEngine:
             try:
                 ray.init(address=self.options.address, logging_level="ERROR", log_to_driver=False,
                          include_dashboard=False, configure_logging=False)
-            except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise BadInput(f"--ray-address {self.options.address}: cannot connect "
-                               f"({str(exc).splitlines()[0]})") from None
+            except (ConnectionError, TimeoutError) as exc:  # a cluster that is down may be up at the retry
+                raise Transient(f"--ray-address {self.options.address}: cannot connect ({_first_line(exc)}); "
+                                "retry when the cluster is up") from None
+            except (ValueError, RuntimeError) as exc:
+                raise BadInput(f"--ray-address {self.options.address}: cannot connect ({_first_line(exc)})") from None
             log.adopt_library_loggers()
         count = self.options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         spec = ModelSpec(folder.path, model.variant, model.provider, model.settings)
@@ -94,7 +102,7 @@ class RayEngine:
             try:
                 table, stats = ray.get(ready)
             except ray.exceptions.RayTaskError as exc:
-                if isinstance(exc.cause, BadInput):
+                if isinstance(exc.cause, (BadInput, Transient)):
                     raise exc.cause from None
                 raise
             return Scored(window, table, stats)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from contextlib import closing
 from pathlib import Path
 
 from sentiscore import log
-from sentiscore.errors import BadInput, CheckFailed, OutputError
+from sentiscore.errors import ERRORS, BadInput, CheckFailed, Interrupted
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +58,7 @@ def _score(args: argparse.Namespace):
         model=args.model, inputs=args.inputs, output=args.output,
         mode="resume" if args.resume else "overwrite" if args.overwrite else "new",
         columns=Columns(tuple(args.text_column) if args.text_column else None, args.id_column, args.label_column),
+        min_age=args.min_age,
         split=args.split, precision=args.precision, provider=args.provider,
         settings=Settings(window_rows=args.window_rows, token_budget=args.token_budget,
                           max_batch_rows=args.batch_size, on_bad_row=args.on_bad_row),
@@ -123,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output .parquet (default: INPUT's name + .predictions.parquet), "
                    "or a folder (no suffix) for a folder job")
     p.add_argument("--text-column", action="append", help="text column; several are joined with '. '")
-    p.add_argument("--id-column", default="id")
+    p.add_argument("--id-column", help="id column, which must exist (default: 'id' where the input has it, "
+                   "else row numbers, said in the summary)")
     p.add_argument("--label-column", default="label", help="true labels, for metrics (optional)")
     p.add_argument("--split", help="hub:NAME inputs: the split to read (default test); files: only the rows "
                    "of that split of MODEL's run")
@@ -143,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--resume", action="store_true", help="continue a killed job")
     again.add_argument("--overwrite", action="store_true", help="replace an existing output or partial job")
     p.add_argument("--fail-fast", action="store_true", help="folder job: stop at the first file that fails")
+    p.add_argument("--min-age", type=float, default=60.0, metavar="SECONDS",
+                   help="folder job: leave files modified in the last SECONDS for the next run (default 60)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_score)
     return parser
@@ -153,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    previous = signal.signal(signal.SIGTERM, _terminate)  # a stop (systemd, Kubernetes) ends like Ctrl-C
     log.configure("json" if "--log-format=json" in argv or _after(argv, "--log-format") == "json" else "human")
     try:
         args = build_parser().parse_args(argv)
@@ -161,14 +167,21 @@ def main(argv: list[str] | None = None) -> int:
         if failed:
             raise failed
         return 0
-    except (BadInput, CheckFailed, OutputError) as exc:
+    except ERRORS as exc:
         if debug:
             raise
         log.error(str(exc), exc.exit_code)
         return exc.exit_code
-    except KeyboardInterrupt:
-        log.error("interrupted", 130)
-        return 130
+    except (KeyboardInterrupt, Interrupted) as exc:  # outside a job: nothing to leave consistent
+        code = exc.args[0] if isinstance(exc, Interrupted) else 130
+        log.error("interrupted", code)
+        return code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Interrupted(128 + signum)  # 143: the shell's code for a process ended by SIGTERM
 
 
 def _after(argv: list[str], flag: str) -> str | None:

@@ -83,8 +83,13 @@ def warning(name: str, **fields: object) -> None:
     LOGGER.warning(name, extra={"fields": fields})
 
 
+# every character str.splitlines() breaks at: a file or column name holding one must not split the line
+_LINE_BREAKS = {c: repr(chr(c))[1:-1] for c in (0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)}
+
+
 def error(message: str, exit_code: int) -> None:
-    """The one line a failed command ends with."""
+    """The one line a failed command ends with (line breaks inside names shown escaped)."""
+    message = message.translate(_LINE_BREAKS)
     if is_json():
         LOGGER.error("error", extra={"fields": {"message": message, "exit_code": exit_code}})
     else:

@@ -20,6 +20,9 @@ PROVIDERS = ("auto", "cpu", "cuda")
 # On the CPU, onnxruntime would fuse the exported Add + LayerNormalization back into its
 # SkipLayerNormalization kernel at load, 6x slower here (bench/README.md: 204 -> 256 reviews/s without it)
 CPU_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+# WordPiece makes one [UNK] of any word over 100 characters, so a token spans at most ~100 characters
+# plus its spaces: 128 per token keeps every token the model sees (short of pathological whitespace)
+CHARS_PER_TOKEN = 128
 _ORT_PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
@@ -54,6 +57,9 @@ def resolve_variant(manifest: Manifest, provider: str, precision: str | None) ->
     if provider == "cuda":
         require_cuda()
     variant = precision or (manifest.default_cuda_variant if provider == "cuda" else manifest.default_cpu_variant)
+    if provider == "cpu" and variant == "fp16":
+        raise BadInput("--precision fp16: the fp16 variant is for CUDA (on the CPU onnxruntime runs it slower than "
+                       "fp32); use int8 or fp32, or --provider cuda")
     manifest.variant_hash(variant)  # names the variants there are, if this one is not
     return provider, variant
 
@@ -151,7 +157,10 @@ class OnnxModel:
             self.run(self.pad([[self.pad_id + 1] * min(width, self.max_length)] * rows))
 
     def encode(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text, truncated at the model's max length."""
+        """Token ids of each text, truncated at the model's max length. A text is first cut to
+        CHARS_PER_TOKEN characters per token: a 50 MB review is not tokenised whole to keep 128 tokens."""
+        limit = self.max_length * CHARS_PER_TOKEN
+        texts = [t[:limit] for t in texts]
         return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=True)]
 
     def pad(self, ids: list[list[int]]) -> dict[str, np.ndarray]:

@@ -6,17 +6,25 @@ local folder in the same schema). Every source is read in chunks of about CHUNK_
 order, never whole, under one set of rules:
 
 - text: the text columns asked for, else `text`, else Amazon Polarity's `title` + `content`;
-  several columns are joined with ". ", skipping null or empty parts. A null or blank text makes a
-  bad row: training fails on it; scoring skips and counts it, or fails with --on-bad-row fail.
-- id: the id column as a string, else the row number in its file (`PART:row` where a training
-  source has several parts: files of a folder, splits of a hub dataset).
-- label: read where the label column exists; each value must be 0 or 1 (a number or its string).
+  several columns are joined with ". ", skipping null or empty parts. A null, blank or non-string
+  text, or a null id, makes a bad row: training fails on it; scoring skips and counts it, or fails
+  with --on-bad-row fail.
+- id: the id column (named, it must exist; by default `id` where the file has it) as a string,
+  else the row number in its file (`PART:row` where a training source has several parts: files of
+  a folder, splits of a hub dataset); `Chunk.row_number_ids` says which.
+- label: read where the label column exists (in a JSON Lines file, where a line has it): 0 or 1 (a
+  number or its string) or a label name (`negative`, `positive`, any case). A missing label is
+  None, an unusable one INVALID_LABEL: training fails on either; scoring leaves both out of the
+  metrics and counts the unusable ones.
 - group: `review_id` or `movie` where present: rows a split must keep together.
+
+Only the columns used are read from Parquet and CSV files (an embedding column costs nothing).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -26,9 +34,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sentiscore.errors import BadInput
+from sentiscore.errors import BadInput, io_failure
+from sentiscore.labels import LABEL2ID
 
 CHUNK_ROWS = 8192
+INVALID_LABEL = -1  # a label that is there but is neither 0/1 nor a label name
+# pyarrow reads CSV in blocks and cannot parse a row longer than one: start at 4 MB, grow to this
+MAX_CSV_BLOCK = 1 << 28
 # Amazon Polarity names its text `title` + `content`; everything else here names it `text`.
 DEFAULT_TEXT_COLUMNS = (("text",), ("title", "content"))
 # Columns that tie rows together (sentences of one review, snippets of one film): split by them.
@@ -43,14 +55,19 @@ def bundled_path() -> Path:
 
 
 # ---- formats: each reads one file as raw pandas frames of about CHUNK_ROWS rows, in file order ----
+# `select` gets the file's column names and returns those to read (formats that know them up front).
 
-def _parquet_frames(path: Path) -> Iterator[pd.DataFrame]:
+Select = Callable[[list[str]], list[str]]
+
+
+def _parquet_frames(path: Path, select: Select) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
     # pyarrow pre-buffers whole files by default: peak RSS then grew with the file (+96 MB of
     # Arrow memory reading 1M rows); buffered column reads keep it at about 12 MB for any size
     parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
-    for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, use_threads=False):
+    columns = select(parquet.schema_arrow.names)
+    for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=columns, use_threads=False):
         yield batch.to_pandas()
 
 
@@ -63,43 +80,63 @@ def _parquet_rows(path: Path) -> int | None:
         return None  # the reader reports it, with the file's name
 
 
-def _csv_frames(path: Path) -> Iterator[pd.DataFrame]:
+def _csv_header(path: Path) -> list[str]:
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: a byte-order mark is not a name
+        return next(csv.reader(f), [])
+
+
+def _csv_frames(path: Path, select: Select) -> Iterator[pd.DataFrame]:
     import pyarrow.csv as pacsv
 
-    # every column as string: ids like "007" keep their zeros, labels are checked by the rules
-    with open(path, "rb") as f:
-        names = pacsv.open_csv(f, read_options=pacsv.ReadOptions(block_size=1 << 20)).schema.names
+    columns = select(_csv_header(path))
+    # every column as string: ids like "007" keep their zeros, labels are checked by the rules;
     # only an empty unquoted field is null: a review that says "NULL" or "NA" is text
-    options = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
-                                   strings_can_be_null=True, quoted_strings_can_be_null=False)
-    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22), convert_options=options,
-                            parse_options=pacsv.ParseOptions(newlines_in_values=True))
-    for batch in reader:
-        yield batch.to_pandas()
+    options = pacsv.ConvertOptions(column_types={n: pa.string() for n in columns}, include_columns=columns,
+                                   null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False)
+    block, done = 1 << 22, 0
+    while True:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block, skip_rows_after_names=done),
+                                convert_options=options, parse_options=pacsv.ParseOptions(newlines_in_values=True))
+        try:
+            for batch in reader:
+                done += batch.num_rows
+                yield batch.to_pandas()
+            return
+        except pa.ArrowInvalid as exc:  # a row longer than the block: read on from it with larger blocks
+            if "straddl" not in str(exc) or block >= MAX_CSV_BLOCK:
+                raise
+            block *= 4
 
 
-def _jsonl_frames(path: Path) -> Iterator[pd.DataFrame]:
+def _jsonl_frames(path: Path, select: Select) -> Iterator[pd.DataFrame]:
     rows: list[dict] = []
-    with open(path, encoding="utf-8") as f:
+    # -sig: a file that starts with a UTF-8 byte-order mark (Windows tools write one) reads as it should
+    with open(path, encoding="utf-8-sig") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise BadInput(f"{path}: line {number} is not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise BadInput(f"{path}: line {number} is JSON but not an object ({type(row).__name__}); "
+                               "each line must be one row like {\"id\": ..., \"text\": ...}")
+            rows.append(row)
             if len(rows) == CHUNK_ROWS:
-                yield pd.DataFrame(rows)
+                yield pd.DataFrame(rows, dtype=object)  # object: an id 7 stays 7, not 7.0 beside a null
                 rows = []
     if rows:
-        yield pd.DataFrame(rows)
+        yield pd.DataFrame(rows, dtype=object)
 
 
 @dataclass(frozen=True)
 class Format:
     """How to read one file type: raw frames in file order, and its row count where the file knows it."""
 
-    frames: Callable[[Path], Iterator[pd.DataFrame]]
+    frames: Callable[[Path, Select], Iterator[pd.DataFrame]]
     count_rows: Callable[[Path], int | None] = lambda path: None
 
 
@@ -117,15 +154,37 @@ def _suffixes() -> str:
 # ---- sources ----
 
 def files_in(folder: Path) -> list[Path]:
-    """The data files of a folder, sorted by name; a folder without any is bad input."""
-    files = sorted(p for p in folder.iterdir() if p.suffix in FORMATS and not p.name.startswith("."))
-    if not files:
-        raise BadInput(f"{folder}: folder holds no {_suffixes()} file")
-    return files
+    """The entries of a folder with a data suffix, sorted by name (hidden ones left out). Not checked:
+    an entry may be a folder (Spark writes folders named x.parquet), a dangling link or a FIFO;
+    `check_file` says so for each."""
+    return sorted(p for p in folder.iterdir() if p.suffix in FORMATS and not p.name.startswith("."))
+
+
+def check_file(path: Path) -> None:
+    """Refuse, in one line, an input that is not a regular readable data file: never open a FIFO (the
+    read would wait forever) or a folder."""
+    import stat
+
+    if path.is_symlink() and not path.exists():
+        raise BadInput(f"{path}: a symbolic link to {os.readlink(path)}, which does not exist")
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise io_failure(str(path), exc, BadInput) from None
+    if stat.S_ISDIR(mode):
+        raise BadInput(f"{path}: a folder, not a file (Spark writes folders named like files: score the folder "
+                       "as an INPUT of its own)")
+    if not stat.S_ISREG(mode):
+        raise BadInput(f"{path}: not a regular file (a FIFO, socket or device); not reading it")
+    if path.suffix not in FORMATS:
+        raise BadInput(f"{path}: unsupported file type {path.suffix!r} (use {_suffixes()})")
+    if not os.access(path, os.R_OK):
+        raise BadInput(f"{path}: not readable (permission denied)")
 
 
 def expand_inputs(specs: list[str]) -> list[str]:
-    """Files, folders (their data files, sorted), `bundled` and hub:NAME, in the order given."""
+    """Files, folders (their data files, sorted), `bundled` and hub:NAME, in the order given; every
+    file checked by `check_file`; a folder with no data file is bad input."""
     out: list[str] = []
     for spec in specs:
         path = Path(spec)
@@ -134,10 +193,14 @@ def expand_inputs(specs: list[str]) -> list[str]:
         elif spec == BUNDLED:
             out.append(str(bundled_path()))
         elif path.is_dir():
-            out.extend(str(p) for p in files_in(path))
-        elif path.is_file():
-            if path.suffix not in FORMATS:
-                raise BadInput(f"{path}: unsupported file type {path.suffix!r} (use {_suffixes()})")
+            files = files_in(path)
+            if not files:
+                raise BadInput(f"{path}: folder holds no {_suffixes()} file")
+            for file in files:
+                check_file(file)
+            out.extend(str(p) for p in files)
+        elif path.exists() or path.is_symlink():
+            check_file(path)
             out.append(spec)
         else:
             raise BadInput(f"{spec}: no such file or folder (use a {_suffixes()} file, a folder, "
@@ -169,34 +232,39 @@ def row_count(spec: str) -> int | None:
     return fmt.count_rows(Path(spec)) if fmt else None
 
 
-def _frames(spec: str, split: str | None) -> Iterator[pd.DataFrame]:
+def _frames(spec: str, split: str | None, select: Select) -> Iterator[pd.DataFrame]:
     if spec.startswith(HUB):
         for batch in _hub_dataset(spec[len(HUB):], split or "test").iter(batch_size=CHUNK_ROWS):
             yield pd.DataFrame(batch)
         return
-    yield from FORMATS[Path(spec).suffix].frames(Path(spec))
+    yield from FORMATS[Path(spec).suffix].frames(Path(spec), select)
 
 
 # ---- the rules ----
 
 @dataclass(frozen=True)
 class Columns:
-    """Which columns hold the text (None: `text`, else title + content), the id and the label."""
+    """Which columns hold the text (None: `text`, else title + content), the id (None: `id` where the
+    input has it, else row numbers; a name: that column, which must exist) and the label."""
 
     text: tuple[str, ...] | None = None
-    id: str = "id"
+    id: str | None = None
     label: str = "label"
 
 
 @dataclass
 class Chunk:
-    """Consecutive rows of one input: `start` is the row number of the first."""
+    """Consecutive rows of one input: `start` is the row number of the first. An id is None where the
+    row has none; a label None where the row has none, INVALID_LABEL where it is unusable
+    (`label_errors`: the first such (row, value)); labels None where the chunk has no label column."""
 
     start: int
-    ids: list[str]
-    texts: list[str | None]
-    labels: list[int] | None
+    ids: list[str | None]
+    texts: list[object]
+    labels: list[int | None] | None
     groups: list[str] | None = None
+    row_number_ids: bool = False
+    label_errors: list[tuple[int, object]] | None = None
 
 
 def resolve_text_columns(columns: list[str], requested: tuple[str, ...] | None, where: str) -> list[str]:
@@ -213,36 +281,66 @@ def resolve_text_columns(columns: list[str], requested: tuple[str, ...] | None, 
                    f"columns: {', '.join(columns)}); name one with --text-column")
 
 
-def join_text(parts: list[pd.Series]) -> list[str | None]:
-    """Each row's text: one column as it is, or several joined with '. ', skipping null or empty parts."""
+def _is_null(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def join_text(parts: list[pd.Series]) -> list[object]:
+    """Each row's text: one column as it is (a non-string stays what it is, for `bad_row`), or several
+    joined with '. ', skipping null or empty parts."""
     if len(parts) == 1:
-        column = parts[0].astype("object")
-        return column.where(column.notna(), None).tolist()
+        return [None if _is_null(v) else v for v in parts[0].astype("object").tolist()]
     rows = zip(*(p.astype("object").tolist() for p in parts))
-    joined = [". ".join(str(v) for v in row if v is not None and v == v and str(v) != "") for row in rows]
+    joined = [". ".join(str(v) for v in row if not _is_null(v) and str(v) != "") for row in rows]
     return [t if t else None for t in joined]
 
 
-def bad_text(text: str | None) -> str | None:
-    """Why a row's text cannot be scored or learned from (`null_text`, `empty_text`), or None."""
+def _ids(column: pd.Series) -> list[str | None]:
+    return [None if _is_null(v) else str(v) for v in column.astype("object").tolist()]
+
+
+BAD_ROW_WHAT = {"null_id": "no id", "null_text": "no text", "empty_text": "an empty text",
+                "text_not_string": "a text that is not a string"}
+
+
+def bad_row(row_id: str | None, text: object) -> str | None:
+    """Why a row cannot be scored or learned from (a key of BAD_ROW_WHAT), or None."""
+    if row_id is None:
+        return "null_id"
     if text is None:
         return "null_text"
+    if not isinstance(text, str):
+        return "text_not_string"
     return "empty_text" if not text.strip() else None
 
 
-def bad_row_message(source: str, row: int, row_id: str, reason: str) -> str:
-    what = "no text" if reason == "null_text" else "an empty text"
-    return f"{source}: row {row} (id {row_id}) has {what}"
+def bad_row_message(source: str, row: int, row_id: str | None, reason: str) -> str:
+    return f"{source}: row {row} (id {row_id}) has {BAD_ROW_WHAT[reason]}"
 
 
-def _labels(column: pd.Series, spec: str, start: int) -> list[int]:
-    values = pd.to_numeric(column, errors="coerce")
-    bad = ~values.isin([0, 1])
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise BadInput(f"{spec}: row {start + row} has label {column.iloc[row]}, expected 0 or 1 "
-                       f"in column {column.name!r}")
-    return values.astype(int).tolist()
+def label_value(value: object, names: dict[str, int] = LABEL2ID) -> int | None:
+    """A label as 0/1: 0 or 1 (a number or its string) or a label name (any case); None where there is
+    none, INVALID_LABEL where it is something else."""
+    if _is_null(value):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in names:
+            return names[text.lower()]
+        try:
+            value = float(text)
+        except ValueError:
+            return INVALID_LABEL
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return INVALID_LABEL
+    return int(value) if value in (0, 1) else INVALID_LABEL
+
+
+def _labels(column: pd.Series, names: dict[str, int], start: int) -> tuple[list[int | None], list]:
+    values = column.astype("object").tolist()
+    labels = [label_value(v, names) for v in values]
+    errors = [(start + i, values[i]) for i, v in enumerate(labels) if v == INVALID_LABEL][:1]
+    return labels, errors
 
 
 def _first_line(exc: BaseException) -> str:
@@ -250,31 +348,55 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = None,
-                id_prefix: str = "") -> Iterator[Chunk]:
-    """Chunks of (ids, texts, labels, groups) of one input; any read failure is one line naming it."""
+def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = None, id_prefix: str = "",
+                label_names: dict[str, int] = LABEL2ID) -> Iterator[Chunk]:
+    """Chunks of (ids, texts, labels, groups) of one input; any read failure is one line naming it:
+    BadInput, or Transient for an I/O error that may pass (the same command may then succeed)."""
+    import csv
+
     start = 0
-    text_cols = None
+    first: dict = {}  # decided on the first frame: the text columns, and the id column or row numbers
+
+    def select(names: list[str]) -> list[str]:
+        text = resolve_text_columns(names, columns.text, spec)
+        if columns.id is not None and columns.id not in names:
+            raise BadInput(f"{spec}: no id column {columns.id!r} (columns: {', '.join(names)})")
+        extra = [columns.id or "id", columns.label, *GROUP_COLUMNS]
+        return list(dict.fromkeys([*text, *(c for c in extra if c in names)]))
+
     try:
-        for frame in _frames(spec, split):
+        for frame in _frames(spec, split, select):
             names = [str(c) for c in frame.columns]
-            text_cols = text_cols or resolve_text_columns(names, columns.text, spec)
-            for col in text_cols:
+            if not first:
+                first.update(text=resolve_text_columns(names, columns.text, spec),
+                             id=columns.id or ("id" if "id" in names else None))
+                select(names)
+            for col in first["text"]:
                 if col not in names:
                     raise BadInput(f"{spec}: rows from {start} have no column {col!r}")
             n = len(frame)
-            ids = (frame[columns.id].astype(str).tolist() if columns.id in names
-                   else [f"{id_prefix}{start + i}" for i in range(n)])
-            labels = _labels(frame[columns.label], spec, start) if columns.label in names else None
+            id_col = first["id"]
+            if id_col is None:
+                ids = [f"{id_prefix}{start + i}" for i in range(n)]
+            else:
+                ids = _ids(frame[id_col]) if id_col in names else [None] * n
+            labels, errors = _labels(frame[columns.label], label_names, start) if columns.label in names \
+                else (None, None)
             group = next((c for c in GROUP_COLUMNS if c in names), None)
             groups = frame[group].astype(str).tolist() if group else None
-            yield Chunk(start, ids, join_text([frame[c] for c in text_cols]), labels, groups)
+            yield Chunk(start, ids, join_text([frame[c] for c in first["text"]]), labels, groups,
+                        row_number_ids=id_col is None, label_errors=errors)
             start += n
     except BadInput:
         raise
     except UnicodeDecodeError as exc:
         raise BadInput(f"{spec}: invalid UTF-8 near byte {exc.start} (after row {start})") from None
-    except (OSError, pa.ArrowException, ValueError) as exc:
+    except OSError as exc:
+        if exc.errno is not None:  # the system's own I/O error: transient or not by its errno
+            raise io_failure(f"{spec}: cannot read after row {start}", exc, BadInput,
+                             "retry: committed windows are kept") from None
+        raise BadInput(f"{spec}: unreadable after row {start} ({_first_line(exc)})") from None
+    except (pa.ArrowException, ValueError, csv.Error) as exc:
         detail = _first_line(exc)
         what = "invalid UTF-8" if "UTF8" in detail or "UTF-8" in detail else "unreadable"
         raise BadInput(f"{spec}: {what} after row {start} ({detail})") from None
@@ -288,9 +410,15 @@ def labelled_table(spec: str, columns: Columns, split: str | None = None, id_pre
     for chunk in read_chunks(spec, columns, split, id_prefix):
         if chunk.labels is None:
             raise BadInput(f"{spec}: no label column {columns.label!r}")
+        if chunk.label_errors:
+            row, value = chunk.label_errors[0]
+            raise BadInput(f"{spec}: row {row} has label {value}, expected 0 or 1 (or negative/positive) "
+                           f"in column {columns.label!r}")
         for i, text in enumerate(chunk.texts):
-            if reason := bad_text(text):
+            if reason := bad_row(chunk.ids[i], text):
                 raise BadInput(bad_row_message(spec, chunk.start + i, chunk.ids[i], reason))
+            if chunk.labels[i] is None:
+                raise BadInput(f"{spec}: row {chunk.start + i} (id {chunk.ids[i]}) has no label")
         frame = pd.DataFrame({"id": chunk.ids, "text": chunk.texts, "label": np.array(chunk.labels, np.int64)})
         if chunk.groups is not None:
             frame["group"] = chunk.groups

@@ -59,7 +59,7 @@ def make_splits(parts: dict[str, pd.DataFrame], recipe: Recipe, source: str) -> 
 
 
 def recipe_columns(recipe: Recipe) -> Columns:
-    return Columns(tuple(recipe.text_columns) or None, "id", recipe.label_column)
+    return Columns(tuple(recipe.text_columns) or None, None, recipe.label_column)
 
 
 def load_splits(recipe: Recipe, source: str | None = None) -> dict[str, pd.DataFrame]:

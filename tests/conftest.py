@@ -30,12 +30,25 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
                           env={**os.environ, **(env or {})})
 
 
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    """Assert the CLI failed with exit 2 and exactly one line on stderr; return that line."""
-    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+def one_line_error(result: subprocess.CompletedProcess, code: int = 2) -> str:
+    """Assert the CLI failed with exit CODE and exactly one line on stderr; return that line."""
+    assert result.returncode == code, (result.returncode, result.stderr[-2000:])
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr[-2000:]
     return lines[0]
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in this process: (exit code, stdout lines, stderr lines). An exception that escapes
+    `main` would be a traceback for a user: it fails the test."""
+    from sentiscore import cli as entry
+
+    def run(*argv: object) -> tuple[int, list[str], list[str]]:
+        code = entry.main([str(a) for a in argv])
+        captured = capsys.readouterr()
+        return code, captured.out.splitlines(), [line for line in captured.err.splitlines() if line.strip()]
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +105,17 @@ def exported(trained_run, tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr[-3000:]
     assert json_events(result.stderr)[-1]["event"] == "export.end"
     return run
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A 96 KB tmpfs of our own, to fill or remount read-only (the tests run as root, as CI does);
+    unmounted pass or fail."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """deploy/: the systemd units pass `systemd-analyze verify`, and the cron line runs as written."""
 
 import json
+import os
 import shutil
 import subprocess
+import time
 
 import pandas as pd
 
@@ -34,6 +36,8 @@ def test_cron_line_runs_as_written(exported, tmp_path):
     inbox, out = tmp_path / "in", tmp_path / "scored"
     inbox.mkdir()
     pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet").head(100).to_parquet(inbox / "x.parquet", index=False)
+    landed = time.time() - 3600  # landed an hour ago: older than --min-age, so tonight's run takes it
+    os.utime(inbox / "x.parquet", (landed, landed))
     line = next(x for x in (DEPLOY / "crontab").read_text().splitlines() if x and not x.startswith("#"))
     command = localise(line.split(None, 5)[5], exported / "onnx", inbox, out)
     result = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, timeout=300)

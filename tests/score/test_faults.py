@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sentiscore.score.job import summary_path
+from sentiscore.score.job import lock_path, summary_path
 from tests.conftest import REPO, SHARED_DATA, one_line_error, rotten_tomatoes_file, run_cli, scored
 
 FINE = ["--window-rows", "16", "--token-budget", "1024", "--quiet"]  # many small windows: many kill points
@@ -43,7 +43,8 @@ def assert_complete(out: Path, reference: pd.DataFrame) -> None:
     assert result["id"].is_unique
     pd.testing.assert_frame_equal(result, reference)
     assert not out.with_name(out.name + ".job").exists()
-    assert not list(out.parent.glob(f".{out.name}.*"))  # no temporary left behind
+    assert not list(out.parent.glob(f".{out.name}.*.tmp"))  # no temporary left behind
+    assert lock_path(out).read_text() == ""  # the lock stays, released and empty (score/lock.py says why)
 
 
 def test_sigkill_at_random_points_then_rerun(exported, rows, reference, tmp_path, kill_rng):
@@ -89,19 +90,10 @@ def test_sigkill_while_assembling_the_output(exported, rows, tmp_path):
     assert_complete(out, whole)
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A small tmpfs of our own (the tests run as root, as CI does); unmounted pass or fail."""
-    mount = tmp_path / "mnt"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_full_disk_then_resume_after_making_room(exported, rows, reference, tmpfs):
+    """A full disk is transient: exit 75, committed windows kept, the retry with --resume finishes."""
     out = tmpfs / "out.parquet"
-    line = one_line_error(run_cli("score", exported, rows, "-o", out, *FINE))
+    line = one_line_error(run_cli("score", exported, rows, "-o", out, *FINE), 75)
     assert "No space left on device" in line and "--resume" in line and str(out) in line
     assert not out.exists() and not summary_path(out).exists()
     committed = list((tmpfs / "out.parquet.job").glob("part-*.parquet"))

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import REPO, SHARED_DATA, one_line_error, run_cli
 
-FAST = ["--window-rows", "256", "--quiet"]
+FAST = ["--window-rows", "256", "--quiet", "--min-age", "0"]
 
 
 @pytest.fixture
@@ -27,7 +27,8 @@ def inbox(tmp_path):
 
 
 def ledger(out):
-    return json.loads((out / "ledger.json").read_text())
+    """The ledger's newest entry per input (it is appended to, one JSON line per file)."""
+    return {e["key"]: e for e in map(json.loads, (out / "ledger.jsonl").read_text().splitlines())}
 
 
 def test_scores_each_file_and_skips_what_is_done(exported, inbox, tmp_path):

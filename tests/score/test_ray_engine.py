@@ -104,3 +104,34 @@ def test_a_killed_driver_resumes(cluster, exported, reviews, local_predictions):
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
     pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), local_predictions)
+
+
+def test_an_actor_restarted_on_another_export_stops_the_job(cluster, exported, reviews, tmp_path):
+    """A redeploy under a running job: the files change (a consistent other export: the fp32 model in
+    the int8 file's place, the manifest updated), an actor dies and Ray restarts it on the new files.
+    Its windows carry another model's hash: the job stops (exit 1) before committing one of them."""
+    import json
+    import shutil
+
+    from sentiscore.manifest import sha256_file
+    from sentiscore.score.job import part_stats
+
+    run = tmp_path / "run"
+    shutil.copytree(exported / "onnx", run / "onnx")
+    out = tmp_path / "redeployed.parquet"
+    proc = start_ray_job(run / "onnx", reviews, out, cluster)
+    wait_for_parts(out, proc, 3)
+    manifest = json.loads((run / "onnx" / "manifest.json").read_text())
+    driver_hash = manifest["files"]["model.int8.onnx"]["sha256"]
+    shutil.copyfile(run / "onnx" / "model.onnx", run / "onnx" / "model.int8.onnx")
+    manifest["files"]["model.int8.onnx"]["sha256"] = sha256_file(run / "onnx" / "model.int8.onnx")
+    (run / "onnx" / "manifest.json").write_text(json.dumps(manifest))
+    for actor in subprocess.run(["pgrep", "-f", "ray::Scorer"], capture_output=True, text=True).stdout.split():
+        subprocess.run(["kill", "-9", actor])
+    _, err = proc.communicate(timeout=600)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 1, err[-3000:]
+    assert "was scored with model" in lines[-1] and f"not the job's {driver_hash[:12]}" in lines[-1]
+    parts = list(out.with_name(out.name + ".job").glob("part-*.parquet"))
+    assert parts and {part_stats(p)["model_hash"] for p in parts} == {driver_hash}
+    assert not out.exists()

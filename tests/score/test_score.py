@@ -140,7 +140,6 @@ def test_scorer_never_imports_torch(exported, reviews, tmp_path):
     ("bad.csv", b"id,text\n1,\xff\xfe bad bytes\n", "invalid UTF-8"),
     ("trunc.parquet", None, "unreadable"),
     ("nocol.parquet", "nocol", "no text column"),
-    ("labels.csv", "id,text,label\n1,good,1\n2,bad,7\n", "row 1 has label 7"),
 ])
 def test_bad_inputs_exit_2_with_one_line(exported, reviews, tmp_path, name, content, message):
     path = tmp_path / name

@@ -4,25 +4,28 @@ import json
 
 import pytest
 
-from sentiscore import cli
-
 
 @pytest.fixture
-def errors(capsys):
+def errors(cli):
     """Run the CLI and return (exit code, the lines on stderr)."""
     def run(*argv: str) -> tuple[int, list[str]]:
-        code = cli.main(list(map(str, argv)))
-        return code, [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        code, _, err = cli(*argv)
+        return code, err
     return run
 
 
 @pytest.mark.parametrize("argv,message", [
     (["score", "m", "in.parquet", "-o", "out.csv"], "-o out.csv: the output is a .parquet file, or a folder"),
-    (["score", "m", "in.parquet", "-o", "out", "--resume"], "a folder job (-o OUTPUT_DIR) resumes"),
+    (["score", "m", "in.parquet", "-o", "out", "--overwrite"], "a folder job (-o OUTPUT_DIR) rescores"),
     (["score", "m", "in.parquet", "--window-rows", "0"], "--window-rows 0: must be a positive integer"),
     (["score", "m", "in.parquet", "--batch-size", "-1"], "--batch-size -1: must be a positive integer"),
     (["score", "m", "in.parquet", "--workers", "-1"], "--workers -1: must be a positive integer"),
     (["score", "m", "in.parquet", "--engine", "spark"], "invalid choice: 'spark'"),
+    (["score", "m", "in.parquet", "--threads", "0"], "--threads 0: must be a positive integer"),
+    (["score", "m", "in.parquet", "--min-age", "-1"], "--min-age -1.0: must be >= 0 seconds"),
+    (["score", "m", "in.parquet", "--min-age", "nan"], "--min-age nan: must be >= 0 seconds"),
+    (["parity", "x", "--max-rows", "0"], "--max-rows 0: must be >= 1"),
+    (["export", "x", "--gate-rows", "-5"], "--gate-rows -5: must be >= 1"),
     (["finetune", "--epochs", "0"], "--epochs must be > 0, got 0.0"),
     (["finetune", "--epochs", "many"], "--epochs: invalid float value: 'many'"),
     (["finetune", "--recipe", "nope"], "--recipe nope: unknown recipe"),

@@ -45,3 +45,11 @@ def test_human_mode_is_one_readable_line_per_event(restore_logging, capsys):
     log.error("a.csv: unreadable", 2)
     assert capsys.readouterr().err.splitlines() == ["sentiscore: file.scored input=a.csv rows=10",
                                                     "sentiscore: a.csv: unreadable"]
+
+
+def test_an_error_is_one_line_whatever_the_names_in_it(capsys):
+    """A column or file name holding a vertical tab or a line separator (the fuzz test found one)."""
+    log.configure("human")
+    log.error("in.csv: no text column (columns: a\x0bb, c\nd, e\u2028f)", 2)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err.splitlines()) == 1 and "a\\x0bb" in err

@@ -95,7 +95,7 @@ def test_hub_source_reads_a_local_dataset_in_amazon_polaritys_schema(sample, tmp
 
 
 def test_a_new_format_is_one_function_and_one_registry_line(tmp_path, monkeypatch):
-    def tsv_frames(path):
+    def tsv_frames(path, select):
         yield pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
 
     monkeypatch.setitem(readers.FORMATS, ".tsv", Format(tsv_frames))

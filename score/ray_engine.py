@@ -15,6 +15,8 @@ Why not Ray Data's readers: its blocks do not fall on fixed row offsets.
 
 from __future__ import annotations
 
+import signal
+import socket
 import sys
 from collections.abc import Iterator
 
@@ -30,6 +32,18 @@ QUEUED_PER_ACTOR = 2  # windows in flight per actor: keeps actors busy, bounds t
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def check_reachable(address: str | None, timeout: float = 10.0) -> None:
+    """A HOST:PORT cluster address must answer first: ray.init waits minutes on one that is down."""
+    host, _, port = (address or "").rpartition(":")
+    if not host or "://" in address or not port.isdigit():
+        return  # none (start a cluster here), "auto", or a ray:// client address: Ray's own checks
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise Transient(f"--ray-address {address}: cannot connect ({exc.strerror or exc}); retry when the cluster "
+                        "is up") from None
 
 
 def _scorer_class():
@@ -76,6 +90,8 @@ class RayEngine:
         except ImportError:
             raise BadInput("--engine ray: ray is not installed (pip install 'sentiscore[ray]')") from None
         if not ray.is_initialized():
+            check_reachable(self.options.address)
+            on_sigterm = signal.getsignal(signal.SIGTERM)
             try:
                 ray.init(address=self.options.address, logging_level="ERROR", log_to_driver=False,
                          include_dashboard=False, configure_logging=False)
@@ -84,6 +100,8 @@ class RayEngine:
                                 "retry when the cluster is up") from None
             except (ValueError, RuntimeError) as exc:
                 raise BadInput(f"--ray-address {self.options.address}: cannot connect ({_first_line(exc)})") from None
+            # ray.init puts in its own SIGTERM handler (sys.exit(15)): a stop must still end the job consistently
+            signal.signal(signal.SIGTERM, on_sigterm)
             log.adopt_library_loggers()
         count = self.options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         spec = ModelSpec(folder.path, model.variant, model.provider, model.settings)

@@ -135,3 +135,17 @@ def test_an_actor_restarted_on_another_export_stops_the_job(cluster, exported, r
     parts = list(out.with_name(out.name + ".job").glob("part-*.parquet"))
     assert parts and {part_stats(p)["model_hash"] for p in parts} == {driver_hash}
     assert not out.exists()
+
+
+def test_sigterm_stops_a_ray_job_consistently(cluster, exported, reviews, local_predictions):
+    """ray.init installs a SIGTERM handler of its own (exit 15): sentiscore puts its stop back (143)."""
+    out = reviews.with_name("ray-sigterm.parquet")
+    proc = start_ray_job(exported, reviews, out, cluster)
+    wait_for_parts(out, proc, 5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143 and "--resume" in err.splitlines()[-1], err[-3000:]
+    proc = start_ray_job(exported, reviews, out, cluster, "--resume")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), local_predictions)

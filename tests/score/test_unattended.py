@@ -282,6 +282,35 @@ def test_a_window_scored_by_another_model_stops_the_job(exported, tmp_path, cli,
 
 # ---- transient failures keep committed work; a changed input starts again ----
 
+class GrowingInputEngine(OtherModelEngine):
+    """The local engine, while another process is still appending rows to the input CSV."""
+
+    name = "growing"
+    path: Path | None = None
+
+    def scored(self, pending):
+        for done in self.local.scored(pending):
+            if done.window.index == 1:
+                with open(self.path, "a") as f:
+                    f.write("late-1,a late review that is still being copied,1\n")
+            yield done
+
+
+def test_an_input_still_being_written_exits_75_and_the_retry_takes_it_whole(exported, reviews, tmp_path, cli,
+                                                                            monkeypatch):
+    path = tmp_path / "incoming.csv"
+    reviews.head(100).to_csv(path, index=False)
+    monkeypatch.setattr(GrowingInputEngine, "path", path)
+    monkeypatch.setitem(registry.ENGINES, "growing", f"{__name__}:GrowingInputEngine")
+    out = tmp_path / "o.parquet"
+    code, _, err = cli("score", exported, path, "-o", out, "--engine", "growing", *Q)
+    assert_failed_cleanly(code, err, 75, "incoming.csv: changed while it was being scored", out=out)
+    code, _, err = cli("score", exported, path, "-o", out, "--resume", *Q)
+    assert code == 0 and any("job.restarted" in line for line in err), err
+    assert pq.read_table(out)["id"].to_pylist() == [*reviews["id"].head(100), "late-1"]
+
+
+
 def failing_reads(monkeypatch, after_chunks: int) -> None:
     """Reads of Parquet files fail with EIO after AFTER_CHUNKS chunks (a flaky network disk)."""
     monkeypatch.setattr(readers, "CHUNK_ROWS", 32)
@@ -331,6 +360,19 @@ def test_resume_sees_a_rewritten_file_with_the_same_size_and_date(exported, revi
     fresh = tmp_path / "fresh.parquet"
     assert cli("score", exported, path, "-o", fresh, *Q)[0] == 0
     assert pq.read_table(out).equals(pq.read_table(fresh)) and not summary_of(out)["resumed"]
+
+
+def test_an_unreachable_ray_cluster_is_transient(exported, reviews, tmp_path, cli):
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on: the cluster is down
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    path = tmp_path / "r.parquet"
+    reviews.head(10).to_parquet(path, index=False)
+    out = tmp_path / "o.parquet"
+    code, _, err = cli("score", exported, path, "-o", out, "--engine", "ray", "--ray-address", f"127.0.0.1:{port}", *Q)
+    assert_failed_cleanly(code, err, 75, f"--ray-address 127.0.0.1:{port}: cannot connect", "retry", out=out)
 
 
 # ---- signals: a stop leaves the job consistent and says how to resume ----

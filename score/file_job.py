@@ -20,7 +20,7 @@ from tqdm import tqdm
 from sentiscore import atomic, log
 from sentiscore.errors import BadInput, CheckFailed, Interrupted, Stopped, Transient, io_failure
 from sentiscore.labels import LABEL2ID
-from sentiscore.manifest import sha256_file
+from sentiscore.manifest import Manifest, sha256_file
 from sentiscore.metrics import Metrics
 from sentiscore.onnx_model import resolve_variant
 from sentiscore.readers import BUNDLED, HUB, expand_inputs, read_chunks, row_count
@@ -125,9 +125,9 @@ def stat_key(spec: str) -> list[int] | None:
     return [info.st_size, info.st_mtime_ns, info.st_ino]
 
 
-def label_names(folder: ExportFolder) -> dict[str, int]:
+def label_names(manifest: Manifest) -> dict[str, int]:
     """The model's own label names (the manifest's, any case), for string labels in inputs."""
-    names = {str(name).lower(): int(i) for i, name in folder.manifest().labels.items() if str(i) in ("0", "1")}
+    names = {str(name).lower(): int(i) for i, name in manifest.labels.items() if str(i) in ("0", "1")}
     return names if sorted(names.values()) == [0, 1] else LABEL2ID
 
 
@@ -177,7 +177,8 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
     the caller already computed (the folder job's)."""
     started = time.perf_counter()
     export = ExportFolder.find(job.model)
-    provider, variant = resolve_variant(export.manifest(), job.provider, job.precision)
+    manifest = export.manifest()
+    provider, variant = resolve_variant(manifest, job.provider, job.precision)
     specs = expand_inputs(job.inputs)
     out = job.output or default_output(job.inputs, job.split)
     check_output_place(out, job.inputs)
@@ -195,7 +196,7 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
         resumed = any(folder.glob("part-*.parquet"))
         ready = time.perf_counter()
         try:
-            counts = score_windows(job, engine, specs, folder, members, label_names(export), model_hash, out)
+            counts = score_windows(job, engine, specs, folder, members, label_names(manifest), model_hash, out)
             changed = [spec for spec, key in zip(specs, before, strict=True) if stat_key(spec) != key]
             if changed:
                 raise Transient(f"{changed[0]}: changed while it was being scored (still being written?); retry "

@@ -135,8 +135,9 @@ def score_folder(job: ScoreJob, engine: Engine) -> FolderSummary:
     """Score every input file of JOB not yet in the ledger under this model into JOB.output."""
     output_dir = job.output
     export = ExportFolder.find(job.model)
-    _, variant = resolve_variant(export.manifest(), job.provider, job.precision)
-    model_hash = export.manifest().variant_hash(variant)
+    manifest = export.manifest()
+    _, variant = resolve_variant(manifest, job.provider, job.precision)
+    model_hash = manifest.variant_hash(variant)
     files = input_files(job)
     check_output_place(output_dir, job.inputs)
     started = time.perf_counter()

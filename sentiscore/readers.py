@@ -358,18 +358,20 @@ def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = Non
     first: dict = {}  # decided on the first frame: the text columns, and the id column or row numbers
 
     def select(names: list[str]) -> list[str]:
-        text = resolve_text_columns(names, columns.text, spec)
-        if columns.id is not None and columns.id not in names:
-            raise BadInput(f"{spec}: no id column {columns.id!r} (columns: {', '.join(names)})")
+        """Decide the text and id columns from the first column names seen (a format's schema, else the
+        first frame's); return the columns to read."""
+        if not first:
+            if columns.id is not None and columns.id not in names:
+                raise BadInput(f"{spec}: no id column {columns.id!r} (columns: {', '.join(names)})")
+            first.update(text=resolve_text_columns(names, columns.text, spec),
+                         id=columns.id or ("id" if "id" in names else None))
         extra = [columns.id or "id", columns.label, *GROUP_COLUMNS]
-        return list(dict.fromkeys([*text, *(c for c in extra if c in names)]))
+        return list(dict.fromkeys([*first["text"], *(c for c in extra if c in names)]))
 
     try:
         for frame in _frames(spec, split, select):
             names = [str(c) for c in frame.columns]
-            if not first:
-                first.update(text=resolve_text_columns(names, columns.text, spec),
-                             id=columns.id or ("id" if "id" in names else None))
+            if not first:  # JSON Lines and hub datasets name their columns only with the first frame
                 select(names)
             for col in first["text"]:
                 if col not in names:

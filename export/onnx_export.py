@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from sentiscore import log
-from sentiscore.errors import CheckFailed
+from sentiscore.errors import CheckFailed, first_line
 from sentiscore.manifest import VARIANT_FILES, Manifest, file_hashes
 from sentiscore.versions import package_versions
 
@@ -24,7 +24,7 @@ def optimum_export(checkpoint: Path, raw: Path) -> None:
     try:
         main_export(str(checkpoint), output=str(raw), task="text-classification", do_validation=True)
     except ValueError as exc:  # Optimum's validation failures are ValueError subclasses
-        raise CheckFailed(f"{checkpoint}: Optimum's ONNX validation failed ({str(exc).splitlines()[0]})") from None
+        raise CheckFailed(f"{checkpoint}: Optimum's ONNX validation failed ({first_line(exc)})") from None
 
 
 def optimise(raw: Path, out: Path, level: str, fp16: bool = False) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sentiscore import log
-from sentiscore.errors import BadInput
+from sentiscore.errors import BadInput, first_line
 from sentiscore.labels import ID2LABEL, LABEL2ID
 from sentiscore.metrics import Metrics, binary_metrics
 from sentiscore.recipe import Recipe, resolve_model
@@ -72,7 +72,7 @@ def train(recipe: Recipe, splits: dict[str, pd.DataFrame]) -> Trained:
             model_path, num_labels=2, id2label=ID2LABEL, label2id=LABEL2ID, use_safetensors=True,
             attn_implementation="sdpa")
     except OSError as exc:
-        raise BadInput(f"--model {recipe.model}: cannot load ({str(exc).splitlines()[0]})") from None
+        raise BadInput(f"--model {recipe.model}: cannot load ({first_line(exc)})") from None
     log.adopt_library_loggers()
     tokenizer.model_max_length = recipe.max_length  # export and score read the max length from here
     data = {name: tokenize(frame, tokenizer, recipe.max_length) for name, frame in splits.items()}

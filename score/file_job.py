@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sentiscore import atomic, log
-from sentiscore.errors import BadInput, CheckFailed, Interrupted, Stopped, Transient, io_failure
+from sentiscore.errors import BadInput, CheckFailed, Interrupted, Stopped, Transient, interrupt_code, io_failure
 from sentiscore.labels import LABEL2ID
 from sentiscore.manifest import Manifest, sha256_file
 from sentiscore.metrics import Metrics
@@ -166,7 +166,7 @@ def progress_bar(inputs: list[str], quiet: bool) -> tqdm:
 
 def stopped(exc: BaseException, out: Path, folder: Path) -> Stopped:
     """A stop by Ctrl-C (130) or SIGTERM (143), after the committed windows were left consistent."""
-    code = exc.args[0] if isinstance(exc, Interrupted) else 130
+    code = interrupt_code(exc)
     parts = len(list(folder.glob("part-*.parquet")))
     return Stopped(f"{out}: stopped by {'SIGTERM' if code == 143 else 'Ctrl-C'}; {parts} windows are committed in "
                    f"{folder}: rerun the same command with --resume to finish", code)

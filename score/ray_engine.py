@@ -21,17 +21,13 @@ import sys
 from collections.abc import Iterator
 
 from sentiscore import log
-from sentiscore.errors import BadInput, Transient
+from sentiscore.errors import BadInput, Transient, first_line
 from sentiscore.manifest import VARIANT_FILES
 from sentiscore.runs import ExportFolder
 from sentiscore.score.batching import Window
 from sentiscore.score.engines import EngineOptions, ModelSpec, Scored
 
 QUEUED_PER_ACTOR = 2  # windows in flight per actor: keeps actors busy, bounds the driver's memory
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def check_reachable(address: str | None, timeout: float = 10.0) -> None:
@@ -96,10 +92,10 @@ class RayEngine:
                 ray.init(address=self.options.address, logging_level="ERROR", log_to_driver=False,
                          include_dashboard=False, configure_logging=False)
             except (ConnectionError, TimeoutError) as exc:  # a cluster that is down may be up at the retry
-                raise Transient(f"--ray-address {self.options.address}: cannot connect ({_first_line(exc)}); "
+                raise Transient(f"--ray-address {self.options.address}: cannot connect ({first_line(exc)}); "
                                 "retry when the cluster is up") from None
             except (ValueError, RuntimeError) as exc:
-                raise BadInput(f"--ray-address {self.options.address}: cannot connect ({_first_line(exc)})") from None
+                raise BadInput(f"--ray-address {self.options.address}: cannot connect ({first_line(exc)})") from None
             # ray.init puts in its own SIGTERM handler (sys.exit(15)): a stop must still end the job consistently
             signal.signal(signal.SIGTERM, on_sigterm)
             log.adopt_library_loggers()

@@ -11,7 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 from sentiscore import log
-from sentiscore.errors import ERRORS, BadInput, CheckFailed, Interrupted
+from sentiscore.errors import ERRORS, BadInput, CheckFailed, Interrupted, interrupt_code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -173,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error(str(exc), exc.exit_code)
         return exc.exit_code
     except (KeyboardInterrupt, Interrupted) as exc:  # outside a job: nothing to leave consistent
-        code = exc.args[0] if isinstance(exc, Interrupted) else 130
-        log.error("interrupted", code)
-        return code
+        log.error("interrupted", interrupt_code(exc))
+        return interrupt_code(exc)
     finally:
         signal.signal(signal.SIGTERM, previous)
 

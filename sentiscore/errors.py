@@ -48,7 +48,19 @@ class Stopped(Exception):
 
 
 class Interrupted(BaseException):
-    """Raised by the SIGTERM handler, like KeyboardInterrupt for SIGINT: no `except Exception` stops it."""
+    """Raised by the SIGTERM handler (with 128 + the signal), like KeyboardInterrupt for SIGINT: no
+    `except Exception` stops it."""
+
+
+def interrupt_code(exc: BaseException) -> int:
+    """The exit status of a stop: 130 for Ctrl-C, 128 + the signal for Interrupted (143 for SIGTERM)."""
+    return exc.args[0] if isinstance(exc, Interrupted) else 130
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (libraries raise many-line ones), else its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 ERRORS = (BadInput, CheckFailed, OutputError, Transient, Stopped)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sentiscore.errors import BadInput, io_failure
+from sentiscore.errors import BadInput, first_line, io_failure
 from sentiscore.labels import LABEL2ID
 
 CHUNK_ROWS = 8192
@@ -219,7 +219,7 @@ def _hub_dataset(name: str, split: str | None = None):
         return datasets.load_dataset(name, split=split)
     except Exception as exc:  # the hub raises many types; the user needs one line
         what = f"split {split}" if split else "it"
-        raise BadInput(f"hub:{name}: cannot load {what} ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise BadInput(f"hub:{name}: cannot load {what} ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def hub_splits(name: str) -> list[str]:
@@ -343,11 +343,6 @@ def _labels(column: pd.Series, names: dict[str, int], start: int) -> tuple[list[
     return labels, errors
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = None, id_prefix: str = "",
                 label_names: dict[str, int] = LABEL2ID) -> Iterator[Chunk]:
     """Chunks of (ids, texts, labels, groups) of one input; any read failure is one line naming it:
@@ -397,9 +392,9 @@ def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = Non
         if exc.errno is not None:  # the system's own I/O error: transient or not by its errno
             raise io_failure(f"{spec}: cannot read after row {start}", exc, BadInput,
                              "retry: committed windows are kept") from None
-        raise BadInput(f"{spec}: unreadable after row {start} ({_first_line(exc)})") from None
+        raise BadInput(f"{spec}: unreadable after row {start} ({first_line(exc)})") from None
     except (pa.ArrowException, ValueError, csv.Error) as exc:
-        detail = _first_line(exc)
+        detail = first_line(exc)
         what = "invalid UTF-8" if "UTF8" in detail or "UTF-8" in detail else "unreadable"
         raise BadInput(f"{spec}: {what} after row {start} ({detail})") from None
 

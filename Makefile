@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/sentiscore
 STAMP := $(VENV)/.installed
 RECIPE ?= default
+# local copies of hub datasets (a recipe source's `local` file is read from here): ../shared/data where it exists
+DATA_DIR ?= $(wildcard ../shared/data)
 # The newest complete run folder (a run in progress is a hidden temporary folder, never listed).
 RUN ?= $(shell ls -td runs/*/ 2>/dev/null | head -1 | sed 's:/$$::')
 INPUT ?= bundled
@@ -27,7 +29,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 train: $(STAMP)
-	$(CLI) finetune --recipe $(RECIPE)
+	$(CLI) finetune --recipe $(RECIPE) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 export: $(STAMP)
 	@test -n "$(RUN)" || { echo "no run folder under runs/: make train first" >&2; exit 2; }

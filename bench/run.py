@@ -99,10 +99,11 @@ def pipeline_padded_tokens(lengths: np.ndarray) -> int:
 def token_lengths(export: Path, data: Path) -> np.ndarray:
     """Tokens per row after truncation, with the scorer's tokenizer (the pipelines' is the same)."""
     from sentiscore.manifest import Manifest
-    from sentiscore.onnx_model import load_tokenizer
+    from sentiscore.tokens import Encoder
 
-    tokenizer = load_tokenizer(export / "tokenizer.json", Manifest.read(export).max_length)
-    return np.array([len(e.ids) for e in tokenizer.encode_batch(pd.read_parquet(data)["text"].tolist())])
+    manifest = Manifest.read(export)
+    encoder = Encoder.from_file(export / "tokenizer.json", manifest.max_length, manifest.truncation)
+    return np.array([len(ids) for ids in encoder.encode(pd.read_parquet(data)["text"].tolist())])
 
 
 def run_contender(name: str, export: Path, optimum_dir: Path, checkpoint: Path, data: Path) -> dict:

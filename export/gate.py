@@ -19,6 +19,7 @@ from sentiscore.manifest import VARIANT_FILES, sha256_file
 from sentiscore.metrics import Metrics, binary_metrics
 from sentiscore.onnx_model import OnnxModel, pad_batch
 from sentiscore.runs import ExportFolder
+from sentiscore.tokens import Encoder
 
 BATCH = 64
 METRICS = ("accuracy", "precision", "recall", "f1")
@@ -150,8 +151,8 @@ def compare(name: str, logits: np.ndarray, reference: np.ndarray, labels: np.nda
         label_agreement=agreement, max_abs_logit_diff=float(np.abs(logits - reference).max()), failures=failures)
 
 
-def torch_logits(checkpoint: Path, tokenizer, texts: list[str]) -> np.ndarray:
-    """PyTorch logits for `texts`, tokenised and batched exactly as the ONNX side is."""
+def torch_logits(checkpoint: Path, encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """PyTorch logits for `texts`, tokenised, cut and batched exactly as the ONNX side is."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -159,7 +160,7 @@ def torch_logits(checkpoint: Path, tokenizer, texts: list[str]) -> np.ndarray:
 
     model = AutoModelForSequenceClassification.from_pretrained(checkpoint, use_safetensors=True).eval()
     log.adopt_library_loggers()
-    ids = [e.ids for e in tokenizer.encode_batch(texts)]
+    ids = encoder.encode(texts)
     pad_id = model.config.pad_token_id or 0
     out = []
     with torch.inference_mode():

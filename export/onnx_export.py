@@ -63,7 +63,8 @@ def tokenizer_settings(folder: Path) -> tuple[int, int]:
     return int(tok_config["model_max_length"]), int(config.get("pad_token_id") or 0)
 
 
-def build_manifest(folder: Path, checkpoint: Path, level: str, int8_recipe: str | None) -> Manifest:
+def build_manifest(folder: Path, checkpoint: Path, level: str, int8_recipe: str | None,
+                   truncation: str = "head") -> Manifest:
     """The manifest of the files in FOLDER: every file hashed, the variants present, how to feed them."""
     import onnx
 
@@ -86,4 +87,5 @@ def build_manifest(folder: Path, checkpoint: Path, level: str, int8_recipe: str 
         int8_recipe=int8_recipe,
         files=file_hashes(folder, UNHASHED),
         versions=package_versions(),
+        truncation=truncation,
     )

@@ -19,6 +19,18 @@ def _metrics_rows(metrics: RunMetrics) -> list[str]:
     return rows
 
 
+def _source_rows(metrics: RunMetrics) -> list[str]:
+    """Each source's rows per split and both models' test accuracy on its rows (several sources only)."""
+    if len(metrics.sources) < 2:
+        return []
+    rows = ["## Test accuracy by source", "", "| source | read from | train | validation | test | fine-tuned "
+            "| TF-IDF + LR |", "|---|---|---|---|---|---|---|"]
+    rows += [f"| {name} | `{m.read}` | {m.rows['train']} | {m.rows['validation']} | {m.rows['test']} "
+             f"| {m.finetuned.accuracy:.4f} | {m.baseline_tfidf_logreg.accuracy:.4f} |"
+             for name, m in metrics.sources.items()]
+    return [*rows, ""]
+
+
 def write_report(run: RunFolder) -> Path:
     """Gather metrics.json, the plots, the manifest and parity.json into report.md."""
     m = run.metrics()
@@ -26,7 +38,8 @@ def write_report(run: RunFolder) -> Path:
              f"Recipe `{m.recipe}`: model `{m.model}`, data `{m.dataset}`; rows train {m.rows['train']}, "
              f"validation {m.rows['validation']}, test {m.rows['test']}; trained in {m.train_seconds:.0f} s "
              f"on {m.device}.", "", "## Metrics", "", *_metrics_rows(m), "",
-             "![training and validation loss](loss.png) ![test confusion matrix](confusion.png)", ""]
+             *_source_rows(m), "![training and validation loss](loss.png) ![test confusion matrix](confusion.png)",
+             ""]
     folder = ExportFolder(run.onnx)
     if (folder.path / MANIFEST).is_file():
         manifest = folder.manifest()
@@ -35,7 +48,7 @@ def write_report(run: RunFolder) -> Path:
                   for variant, name in VARIANT_FILES.items() if name in manifest.files]
         lines += ["", f"Graph optimisation {manifest.graph_optimization}; int8 recipe: "
                   f"{manifest.int8_recipe or 'none passed the gate, fp32 is the CPU default'}; "
-                  f"opset {manifest.opset}; max length {manifest.max_length}.", ""]
+                  f"opset {manifest.opset}; max length {manifest.max_length}, truncation {manifest.truncation}.", ""]
     parity = ParityReport.read(folder)
     if parity is not None:
         verdict = "passed" if parity.passed else "FAILED"

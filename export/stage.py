@@ -17,10 +17,11 @@ from sentiscore.export.quantize import choose_int8
 from sentiscore.export.report import write_report
 from sentiscore.manifest import VARIANT_FILES, Manifest
 from sentiscore.metrics import binary_metrics
-from sentiscore.onnx_model import OnnxModel, load_tokenizer
+from sentiscore.onnx_model import OnnxModel
 from sentiscore.readers import labelled_parts
 from sentiscore.runs import ExportFolder, RunFolder
 from sentiscore.splits import make_splits, recipe_columns
+from sentiscore.tokens import Encoder
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,18 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
         if options.fp16:
             shutil.copy2(optimise(raw, scratch / "fp16", options.optimize, fp16=True), tmp / VARIANT_FILES["fp16"])
         max_length, pad_id = tokenizer_settings(tmp)
-        reference = torch_logits(run.checkpoint, load_tokenizer(tmp / "tokenizer.json", max_length), texts)
+        truncation = run.recipe().truncation
+        reference = torch_logits(run.checkpoint, Encoder.from_file(tmp / "tokenizer.json", max_length, truncation),
+                                 texts)
 
         def gate(candidate: Path):
-            model = OnnxModel(candidate, tmp / "tokenizer.json", max_length, pad_id)
+            model = OnnxModel(candidate, tmp / "tokenizer.json", max_length, pad_id, truncation=truncation)
             return check_variant(model, "int8", texts, labels, reference, options.limits)
 
         chosen, attempts = (choose_int8(tmp / VARIANT_FILES["fp32"], tmp / VARIANT_FILES["int8"], gate)
                             if options.int8 else (None, []))
         folder = ExportFolder(tmp)
-        manifest = build_manifest(tmp, run.checkpoint, options.optimize, chosen)
+        manifest = build_manifest(tmp, run.checkpoint, options.optimize, chosen, truncation)
         folder.write_manifest(manifest)
         report = ParityReport(len(rows), options.limits, binary_metrics(labels, reference.argmax(-1)),
                               check_folder(folder, texts, labels, reference, options.limits),
@@ -127,8 +130,8 @@ def parity(run: RunFolder | str | Path, data: str | None = None, split: str | No
     rows = parity_rows(run, data, split, max_rows)
     texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
     manifest = folder.manifest()
-    reference = torch_logits(run.checkpoint, load_tokenizer(folder.path / "tokenizer.json", manifest.max_length),
-                             texts)
+    encoder = Encoder.from_file(folder.path / "tokenizer.json", manifest.max_length, manifest.truncation)
+    reference = torch_logits(run.checkpoint, encoder, texts)
     report = ParityReport(len(rows), limits, binary_metrics(labels, reference.argmax(-1)),
                           check_folder(folder, texts, labels, reference, limits),
                           data=data or "recipe dataset", split=split or ("validation" if data is None else "all"))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from sentiscore import atomic, log
 from sentiscore.errors import BadInput
 from sentiscore.finetune.baseline import tfidf_baseline
-from sentiscore.finetune.train import train
+from sentiscore.finetune.train import Trained, train
+from sentiscore.metrics import Metrics
 from sentiscore.plots import plot_confusion, plot_loss
 from sentiscore.recipe import Recipe
-from sentiscore.runs import RunFolder, RunMetrics
+from sentiscore.runs import RunFolder, RunMetrics, SourceMetrics
 from sentiscore.splits import load_splits
 from sentiscore.versions import package_versions
 
@@ -36,20 +40,33 @@ def default_output(recipe: Recipe) -> Path:
     return Path("runs") / f"{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _by_source(recipe: Recipe, splits: dict[str, pd.DataFrame], trained: Trained,
+               baseline: dict[str, Metrics]) -> dict[str, SourceMetrics]:
+    """Each source's rows per split and both models on its test rows."""
+    return {s.name: SourceMetrics(read=s.spec(recipe.data_dir),
+                                  rows={n: int((f["source"] == s.name).sum()) for n, f in splits.items()},
+                                  finetuned=trained.test_by_source[s.name], baseline_tfidf_logreg=baseline[s.name])
+            for s in recipe.dataset}
+
+
 def finetune(recipe: Recipe, output: Path | None = None) -> FinetuneResult:
     """Run the recipe; write checkpoint, metrics, plots, recipe, split ids and versions to OUTPUT atomically."""
     output = Path(output) if output else default_output(recipe)
     if output.exists():
         raise BadInput(f"--output {output}: already exists (choose another folder)")
+    if recipe.data_dir:  # recipe.toml records where the run's rows are, wherever it is read from later
+        recipe = dataclasses.replace(recipe, data_dir=str(Path(recipe.data_dir).resolve()))
     splits = load_splits(recipe)
-    log.event("finetune.start", recipe=recipe.name, model=recipe.model, dataset=recipe.dataset,
+    log.event("finetune.start", recipe=recipe.name, model=recipe.model, dataset=recipe.sources_label,
               **{f"{name}_rows": len(frame) for name, frame in splits.items()})
     trained = train(recipe, splits)
-    metrics = RunMetrics(recipe=recipe.name, model=recipe.model, dataset=recipe.dataset,
+    baseline, baseline_by_source = tfidf_baseline(splits, recipe.seed)
+    metrics = RunMetrics(recipe=recipe.name, model=recipe.model, dataset=recipe.sources_label,
                          rows={name: len(frame) for name, frame in splits.items()},
                          train_seconds=round(trained.seconds, 1), device=trained.device,
-                         finetuned=trained.metrics, baseline_tfidf_logreg=tfidf_baseline(splits, recipe.seed),
-                         loss_history=trained.loss_history)
+                         finetuned=trained.metrics, baseline_tfidf_logreg=baseline,
+                         loss_history=trained.loss_history, sources=_by_source(recipe, splits, trained,
+                                                                               baseline_by_source))
     with atomic.atomic_dir(output) as tmp:
         run = RunFolder(tmp)
         # save_pretrained, not trainer.save_model: that also pickles training_args.bin

@@ -15,6 +15,7 @@ from sentiscore.errors import BadInput, first_line
 from sentiscore.labels import ID2LABEL, LABEL2ID
 from sentiscore.metrics import Metrics, binary_metrics
 from sentiscore.recipe import Recipe, resolve_model
+from sentiscore.tokens import Encoder
 
 
 @dataclass
@@ -24,18 +25,27 @@ class Trained:
     model: object
     tokenizer: object
     metrics: dict[str, Metrics]
+    test_by_source: dict[str, Metrics]
     loss_history: list[dict]
     seconds: float
     device: str
 
 
-def tokenize(frame: pd.DataFrame, tokenizer, max_length: int):
-    """A datasets.Dataset of input ids, labels and lengths (lengths feed length-grouped batching)."""
+def tokenize(frame: pd.DataFrame, encoder: Encoder):
+    """A datasets.Dataset of input ids, labels and lengths (lengths feed length-grouped batching), cut
+    to the max length as parity and the scorer will cut them."""
     import datasets
 
-    encoded = tokenizer(frame["text"].tolist(), truncation=True, max_length=max_length)
-    return datasets.Dataset.from_dict({**encoded, "label": frame["label"].tolist(),
-                                       "length": [len(ids) for ids in encoded["input_ids"]]})
+    ids = encoder.encode(frame["text"].tolist())
+    return datasets.Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * len(x) for x in ids],
+                                       "label": frame["label"].tolist(), "length": [len(x) for x in ids]})
+
+
+def _evaluate(trainer, dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, predicted labels) of a dataset; label_ids, not dataset["label"]: group_by_length
+    also reorders evaluation batches."""
+    out = trainer.predict(dataset)
+    return out.label_ids, np.argmax(out.predictions, axis=-1)
 
 
 def _log_callback():
@@ -75,7 +85,8 @@ def train(recipe: Recipe, splits: dict[str, pd.DataFrame]) -> Trained:
         raise BadInput(f"--model {recipe.model}: cannot load ({first_line(exc)})") from None
     log.adopt_library_loggers()
     tokenizer.model_max_length = recipe.max_length  # export and score read the max length from here
-    data = {name: tokenize(frame, tokenizer, recipe.max_length) for name, frame in splits.items()}
+    encoder = Encoder.from_pretrained(tokenizer, recipe.max_length, recipe.truncation)
+    data = {name: tokenize(frame, encoder) for name, frame in splits.items()}
 
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
@@ -100,11 +111,12 @@ def train(recipe: Recipe, splits: dict[str, pd.DataFrame]) -> Trained:
         started = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - started
-        metrics = {}
-        for name in ("validation", "test"):
-            # label_ids, not data[name]["label"]: group_by_length also reorders evaluation batches
-            out = trainer.predict(data[name])
-            metrics[name] = binary_metrics(out.label_ids, np.argmax(out.predictions, axis=-1))
+        metrics = {"validation": binary_metrics(*_evaluate(trainer, data["validation"]))}
+        sources = splits["test"]["source"].to_numpy()
+        by_source = {name: _evaluate(trainer, data["test"].select(np.flatnonzero(sources == name)))
+                     for name in dict.fromkeys(sources)}
+        metrics["test"] = binary_metrics(*(np.concatenate(a) for a in zip(*by_source.values())))
         history = [{k: v for k, v in h.items() if k in ("step", "epoch", "loss", "eval_loss")}
                    for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
-    return Trained(trainer.model, tokenizer, metrics, history, seconds, "cuda" if cuda else "cpu")
+    return Trained(trainer.model, tokenizer, metrics, {name: binary_metrics(*lp) for name, lp in by_source.items()},
+                   history, seconds, "cuda" if cuda else "cpu")

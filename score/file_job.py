@@ -187,8 +187,9 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
         before = [stat_key(spec) for spec in specs]
         contents = [(digests or {}).get(spec) or content_hash(spec) for spec in specs]
         model_hash = engine.open(ModelSpec(export.path, variant, provider, job.settings))
-        identity = {"model_hash": model_hash, "variant": variant, "inputs": specs, "split": job.split,
-                    "contents": contents, "columns": asdict(job.columns), "settings": asdict(job.settings)}
+        identity = {"model_hash": model_hash, "variant": variant, "truncation": manifest.truncation, "inputs": specs,
+                    "split": job.split, "contents": contents, "columns": asdict(job.columns),
+                    "settings": asdict(job.settings)}
         try:
             folder = state.start_job(out, identity, job.mode)
         except OSError as exc:

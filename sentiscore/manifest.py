@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentiscore.errors import BadInput
+from sentiscore.tokens import TRUNCATIONS
 
 MANIFEST = "manifest.json"
 FORMAT = "sentiscore-export/1"
@@ -48,6 +49,7 @@ class Manifest:
     int8_recipe: str | None
     files: dict[str, dict]
     versions: dict[str, str]
+    truncation: str = "head"  # how texts over max_length are cut (sentiscore.tokens); older exports: head
     format: str = FORMAT
 
     @classmethod
@@ -60,10 +62,14 @@ class Manifest:
         except json.JSONDecodeError as exc:
             raise BadInput(f"{path}: invalid JSON ({exc})") from None
         names = {f.name for f in dataclasses.fields(cls)}
-        missing = sorted(names - set(data) - {"format"})
+        required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+        missing = sorted(required - set(data))
         if missing:
             raise BadInput(f"{path}: no {missing[0]!r} (made by another sentiscore version? export again)")
-        return cls(**{k: v for k, v in data.items() if k in names})
+        manifest = cls(**{k: v for k, v in data.items() if k in names})
+        if manifest.truncation not in TRUNCATIONS:
+            raise BadInput(f"{path}: truncation {manifest.truncation!r} (use {', '.join(TRUNCATIONS)})")
+        return manifest
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

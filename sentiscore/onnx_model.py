@@ -15,14 +15,12 @@ import numpy as np
 from sentiscore.errors import BadInput
 from sentiscore.manifest import VARIANT_FILES, Manifest
 from sentiscore.runs import ExportFolder
+from sentiscore.tokens import Encoder
 
 PROVIDERS = ("auto", "cpu", "cuda")
 # On the CPU, onnxruntime would fuse the exported Add + LayerNormalization back into its
 # SkipLayerNormalization kernel at load, 6x slower here (bench/README.md: 204 -> 256 reviews/s without it)
 CPU_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
-# WordPiece makes one [UNK] of any word over 100 characters, so a token spans at most ~100 characters
-# plus its spaces: 128 per token keeps every token the model sees (short of pathological whitespace)
-CHARS_PER_TOKEN = 128
 _ORT_PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
@@ -77,16 +75,6 @@ def session_options(threads: int | None = None):
     return options
 
 
-def load_tokenizer(tokenizer_file: Path, max_length: int):
-    """The fast `tokenizers` tokenizer with truncation at the model's max length, padding off."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(tokenizer_file))
-    tokenizer.enable_truncation(max_length=max_length)
-    tokenizer.no_padding()
-    return tokenizer
-
-
 def pad_batch(ids: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
     """BERT inputs (int64) for one batch, padded to its longest sequence."""
     width = max(len(x) for x in ids)
@@ -115,6 +103,7 @@ class OnnxModel:
     threads: int | None = None
     io_binding: bool | None = None  # None: on CUDA only, where it saves a copy of the outputs per batch
     model_hash: str = ""  # the manifest's sha256 of model_file, where loaded from an export folder
+    truncation: str = "head"  # how a text over max_length is cut (sentiscore.tokens), from the manifest
     session: object = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -123,7 +112,7 @@ class OnnxModel:
         if self.provider == "cuda":
             require_cuda()
         providers = [_ORT_PROVIDER["cuda"], _ORT_PROVIDER["cpu"]] if self.provider == "cuda" else [_ORT_PROVIDER["cpu"]]
-        self.tokenizer = load_tokenizer(self.tokenizer_file, self.max_length)
+        self.encoder = Encoder.from_file(self.tokenizer_file, self.max_length, self.truncation)
         self.session = ort.InferenceSession(str(self.model_file), session_options(self.threads), providers=providers,
                                             disabled_optimizers=CPU_DISABLED_OPTIMIZERS if self.provider == "cpu"
                                             else None)
@@ -147,7 +136,7 @@ class OnnxModel:
         if verify:
             manifest.verify(folder.path, [VARIANT_FILES[variant], "tokenizer.json", "config.json"])
         return cls(folder.variant_file(variant), folder.path / "tokenizer.json", manifest.max_length,
-                   manifest.pad_token_id, provider, threads, io_binding, model_hash)
+                   manifest.pad_token_id, provider, threads, io_binding, model_hash, manifest.truncation)
 
     def warm_up(self, token_budget: int, max_rows: int) -> None:
         """Run the largest batches the budget allows once, so onnxruntime's memory arena reaches its
@@ -157,11 +146,8 @@ class OnnxModel:
             self.run(self.pad([[self.pad_id + 1] * min(width, self.max_length)] * rows))
 
     def encode(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text, truncated at the model's max length. A text is first cut to
-        CHARS_PER_TOKEN characters per token: a 50 MB review is not tokenised whole to keep 128 tokens."""
-        limit = self.max_length * CHARS_PER_TOKEN
-        texts = [t[:limit] for t in texts]
-        return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=True)]
+        """Token ids of each text, cut to the model's max length as it was trained (sentiscore.tokens)."""
+        return self.encoder.encode(texts)
 
     def pad(self, ids: list[list[int]]) -> dict[str, np.ndarray]:
         """The session's inputs for one batch, padded to its longest sequence."""

@@ -16,7 +16,8 @@ order, never whole, under one set of rules:
   number or its string) or a label name (`negative`, `positive`, any case). A missing label is
   None, an unusable one INVALID_LABEL: training fails on either; scoring leaves both out of the
   metrics and counts the unusable ones.
-- group: `review_id` or `movie` where present: rows a split must keep together.
+- group: the column a recipe source names, else `review_id` or `movie` where present: rows a split
+  must keep together.
 
 Only the columns used are read from Parquet and CSV files (an embedding column costs nothing).
 """
@@ -250,6 +251,7 @@ class Columns:
     text: tuple[str, ...] | None = None
     id: str | None = None
     label: str = "label"
+    group: str | None = None  # rows a split keeps together; None: the first of GROUP_COLUMNS present
 
 
 @dataclass
@@ -360,7 +362,7 @@ def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = Non
                 raise BadInput(f"{spec}: no id column {columns.id!r} (columns: {', '.join(names)})")
             first.update(text=resolve_text_columns(names, columns.text, spec),
                          id=columns.id or ("id" if "id" in names else None))
-        extra = [columns.id or "id", columns.label, *GROUP_COLUMNS]
+        extra = [columns.id or "id", columns.label, *([columns.group] if columns.group else GROUP_COLUMNS)]
         return list(dict.fromkeys([*first["text"], *(c for c in extra if c in names)]))
 
     try:
@@ -379,7 +381,7 @@ def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = Non
                 ids = _ids(frame[id_col]) if id_col in names else [None] * n
             labels, errors = _labels(frame[columns.label], label_names, start) if columns.label in names \
                 else (None, None)
-            group = next((c for c in GROUP_COLUMNS if c in names), None)
+            group = next((c for c in ([columns.group] if columns.group else GROUP_COLUMNS) if c in names), None)
             groups = frame[group].astype(str).tolist() if group else None
             yield Chunk(start, ids, join_text([frame[c] for c in first["text"]]), labels, groups,
                         row_number_ids=id_col is None, label_errors=errors)
@@ -425,18 +427,25 @@ def labelled_table(spec: str, columns: Columns, split: str | None = None, id_pre
     return pd.concat(frames, ignore_index=True)
 
 
-def labelled_parts(source: str, columns: Columns) -> dict[str, pd.DataFrame]:
-    """A labelled SOURCE by part: a hub dataset's own splits (valid/dev named validation), or one part
-    `all` for a file, a folder or `bundled`. Ids must be unique across parts: the run folder records
-    its splits by id (row-number ids get their part's name: `train:17`, `b.csv:17`)."""
+# A hub dataset's labelled splits, by the names datasets give them (IMDB's `unsupervised` has no labels).
+HUB_SPLITS = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation",
+              "test": "test"}
+
+
+def labelled_parts(source: str, columns: Columns, id_prefix: str = "") -> dict[str, pd.DataFrame]:
+    """A labelled SOURCE by part: a hub dataset's labelled splits (valid/dev named validation), or one
+    part `all` for a file, a folder or `bundled`. Ids must be unique across parts: the run folder
+    records its splits by id (row-number ids get ID_PREFIX and their part's name: `train:17`, `b.csv:17`)."""
     if source.startswith(HUB):
-        aliases = {"valid": "validation", "dev": "validation"}
-        parts = {aliases.get(s, s): labelled_table(source, columns, s, id_prefix=f"{s}:")
-                 for s in hub_splits(source[len(HUB):])}
+        names = [s for s in hub_splits(source[len(HUB):]) if s in HUB_SPLITS]
+        parts = {HUB_SPLITS[s]: labelled_table(source, columns, s, id_prefix=f"{id_prefix}{s}:") for s in names}
+        if not parts:
+            raise BadInput(f"{source}: no labelled split (train, validation or test)")
     else:
         specs = expand_inputs([source])
         prefixed = len(specs) > 1
-        parts = {"all": pd.concat([labelled_table(s, columns, id_prefix=f"{Path(s).name}:" if prefixed else "")
+        parts = {"all": pd.concat([labelled_table(s, columns, id_prefix=id_prefix + (f"{Path(s).name}:" if prefixed
+                                                                                     else ""))
                                    for s in specs], ignore_index=True)}
     ids = pd.concat([part["id"] for part in parts.values()], ignore_index=True)
     duplicated = ids.duplicated()

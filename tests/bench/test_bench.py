@@ -52,3 +52,19 @@ def test_every_contender_labels_like_the_scorer(exported, tmp_path):
         agreement = (predictions == reference).mean()
         # fp32 contenders compute the same logits; int8 ones round, so a few labels may flip
         assert agreement >= (0.99 if "int8" not in name else 0.9), name
+
+
+def test_recipes_compares_runs_on_the_first_runs_test_rows(exported):
+    from bench import recipes
+    from sentiscore.runs import RunFolder
+
+    run = RunFolder(exported)
+    results = recipes.compare([run, run])
+    assert results["sources"]["bundled"]["rows"] == len(run.split_ids("test"))
+    assert results["sources"]["bundled"]["cut_rows"] > 0  # max length 64: some sentences are longer
+    first, second = results["runs"]
+    assert first["by_source"] == second["by_source"]
+    assert results["only_first_right"] == results["only_second_right"] == 0
+    pytorch = run.metrics().finetuned["test"].accuracy
+    assert abs(first["by_source"]["bundled"]["accuracy"] - pytorch) < 0.01  # fp32 computes what PyTorch does
+    assert "| bundled (" in recipes.markdown(results)

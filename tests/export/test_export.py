@@ -7,8 +7,9 @@ import numpy as np
 import onnx
 
 from sentiscore.export.gate import torch_logits
-from sentiscore.onnx_model import OnnxModel, load_tokenizer
+from sentiscore.onnx_model import OnnxModel
 from sentiscore.runs import RunFolder
+from sentiscore.tokens import Encoder
 from tests.conftest import one_line_error, rotten_tomatoes_file, run_cli
 
 
@@ -64,7 +65,8 @@ def test_loads_in_optimum_and_predicts_the_same_labels(exported):
     folder = exported / "onnx"
     rows = RunFolder(exported).rows("test", max_rows=64)
     texts = rows["text"].tolist()
-    reference = torch_logits(exported / "checkpoint", load_tokenizer(folder / "tokenizer.json", 64), texts).argmax(-1)
+    encoder = Encoder.from_file(folder / "tokenizer.json", 64)
+    reference = torch_logits(exported / "checkpoint", encoder, texts).argmax(-1)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     for file_name in ("model.onnx", "model.int8.onnx"):
         model = ORTModelForSequenceClassification.from_pretrained(folder, file_name=file_name)

@@ -123,24 +123,6 @@ def test_csv_null_id_and_a_row_longer_than_the_readers_block(exported, reviews, 
     assert code == 0 and summary_of(out)["rows"] == 1, err
 
 
-def test_huge_texts_are_cut_before_tokenising(exported):
-    model = OnnxModel.load(exported, "int8")
-    seen = []
-    encode_batch = model.tokenizer.encode_batch
-
-    class Spy:
-        def encode_batch(self, texts, add_special_tokens):
-            seen.extend(len(t) for t in texts)
-            return encode_batch(texts, add_special_tokens=add_special_tokens)
-
-    real = model.tokenizer
-    model.tokenizer = Spy()
-    huge = "a truly wonderful film. " * 2_000_000  # 48 MB
-    ids = model.encode([huge])
-    model.tokenizer = real
-    assert max(seen) <= model.max_length * 128 and ids == model.encode([huge[:50_000]])
-
-
 def test_labelled_and_unlabelled_inputs_in_one_job(exported, reviews, tmp_path, cli):
     """Metrics over the labelled rows; a `source` column tells the inputs apart; row-number ids said."""
     labelled = tmp_path / "labelled.parquet"

@@ -7,13 +7,13 @@ import tomllib
 import pytest
 
 from sentiscore.errors import BadInput
-from sentiscore.recipe import Recipe, add_recipe_flags, load_recipe, recipe_names, recipe_overrides
+from sentiscore.recipe import Recipe, Source, add_recipe_flags, load_recipe, recipe_names, recipe_overrides
 
 
 def test_shipped_recipes_load():
     assert {"default", "amazon_polarity_bert_base"} <= set(recipe_names())
     default = load_recipe("default")
-    assert (default.name, default.epochs, default.lr, default.dataset) == ("default", 3.0, 1e-4, "bundled")
+    assert (default.name, default.epochs, default.lr, default.sources_label) == ("default", 3.0, 1e-4, "bundled")
     published = load_recipe("amazon_polarity_bert_base")
     assert published.text_columns == ["title", "content"] and published.max_validation_rows == 20000
 
@@ -27,6 +27,13 @@ def test_shipped_recipes_load():
     ("text_columns = [1]", "text_columns must be a list of strings"),
     ("epoch = 3", "unknown recipe setting 'epoch'"),
     ("epochs = ", "invalid TOML"),
+    ('truncation = "tail"', "truncation must be one of head, head+tail, got 'tail'"),
+    ('dataset = [{ source = "a.csv", max_train_rows = 0 }]', "dataset.max_train_rows must be an integer >= 1, got 0"),
+    ('dataset = [{ source = "a.csv", rows = 5 }]', "unknown key 'rows'"),
+    ('dataset = [{ name = "a" }]', "no `source`"),
+    ('dataset = ["x/a.csv", "y/a.csv"]', "dataset names a source twice (a, a; give each a `name`)"),
+    ("dataset = []", "dataset must name at least one source"),
+    ("dataset = 5", "dataset must be a source or a list of sources, got 5"),
 ])
 def test_bad_recipe_files_name_the_file_and_the_setting(tmp_path, line, message):
     path = tmp_path / "r.toml"
@@ -40,6 +47,7 @@ def test_bad_recipe_files_name_the_file_and_the_setting(tmp_path, line, message)
     ({"epochs": 0.0}, "--epochs must be > 0, got 0.0"),
     ({"max_train_rows": 0}, "--max-train-rows must be >= 1, got 0"),
     ({"warmup_ratio": 1.0}, "--warmup-ratio must be in [0, 1), got 1.0"),
+    ({"dataset": [""]}, "--dataset must not be empty"),
 ])
 def test_bad_overrides_name_the_flag(override, message):
     with pytest.raises(BadInput, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
@@ -80,3 +88,26 @@ def test_unknown_recipe_lists_the_known_ones():
         load_recipe("nope")
     with pytest.raises(BadInput, match="no such file"):
         load_recipe("missing.toml")
+
+
+def test_several_sources_load_and_round_trip(tmp_path):
+    general = load_recipe("general")
+    assert [s.name for s in general.dataset] == ["amazon", "rotten_tomatoes", "imdb"]
+    imdb = general.dataset[2]
+    assert (imdb.source, imdb.local, imdb.max_train_rows, imdb.max_test_rows, general.truncation) == \
+        ("hub:imdb", "imdb_reviews.parquet", 6000, 2000, "head+tail")
+    assert imdb.spec(None) == "hub:imdb" and imdb.spec("/data") == "/data/imdb_reviews.parquet"
+    assert general.dataset[0].spec("/data") == "bundled"  # no local copy: read as it is
+    path = tmp_path / "general.toml"
+    path.write_text(general.to_toml())
+    assert load_recipe(str(path)) == general
+    assert 'dataset = "bundled"' in load_recipe("default").to_toml()  # one plain source stays a string
+
+
+def test_dataset_flags_make_one_source_each():
+    parser = argparse.ArgumentParser()
+    add_recipe_flags(parser)
+    args = parser.parse_args(["--dataset", "bundled", "--dataset", "hub:imdb", "--data-dir", "/d"])
+    recipe = load_recipe("general", **recipe_overrides(args))
+    assert recipe.dataset == [Source("bundled"), Source("hub:imdb")] and recipe.data_dir == "/d"
+    assert recipe.sources_label == "bundled=bundled + imdb=hub:imdb"

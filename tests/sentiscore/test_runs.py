@@ -7,7 +7,7 @@ from sentiscore.errors import BadInput
 from sentiscore.recipe import Recipe
 from sentiscore.runs import ExportFolder, RunFolder
 from sentiscore.splits import load_splits
-from tests.conftest import BUNDLED
+from tests.conftest import BUNDLED, SHARED_DATA
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_rows_are_exactly_the_recorded_split(run):
 
 
 def test_changed_data_and_unknown_splits_are_refused(run):
-    data = run.recipe().dataset
+    data = run.recipe().dataset[0].source
     frame = pd.read_parquet(data)
     test_id = run.split_ids("test")[0]
     frame[frame["id"] != test_id].to_parquet(data)
@@ -63,3 +63,16 @@ def test_folders_are_found_or_named(run, tmp_path):
     assert ExportFolder(run.onnx).run() == run
     with pytest.raises(BadInput, match="manifest.json: no 'default_cpu_variant'"):
         ExportFolder(run.onnx).manifest()
+
+
+def test_a_run_of_several_sources_re_reads_each(tmp_path):
+    data = tmp_path / "films.parquet"
+    pd.read_parquet(SHARED_DATA / "rotten_tomatoes.parquet").head(500).drop(columns=["id"]).to_parquet(data)
+    recipe = Recipe(dataset=["bundled", {"name": "films", "source": str(data), "group": "movie"}])
+    folder = RunFolder(tmp_path / "run")
+    folder.write_recipe(recipe)
+    splits = load_splits(recipe)
+    folder.write_splits(splits)
+    rows = folder.rows("test")
+    assert rows["id"].tolist() == splits["test"]["id"].tolist() and set(rows["source"]) == {"bundled", "films"}
+    assert rows.loc[rows["source"] == "films", "id"].str.startswith("films/").all()

@@ -38,10 +38,10 @@ def compare(runs: list[RunFolder]) -> dict:
     texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
     long = token_counts(runs[0], texts) > runs[0].export_folder().manifest().max_length
     results = {"rows": runs[0].path.name, "sources": {}, "runs": []}
-    correct = {}
+    correct = []
     for run in runs:
         recipe, right = run.recipe(), predictions(run, texts) == labels
-        correct[run.path.name] = right
+        correct.append(right)
         by_source = {}
         for name in dict.fromkeys(rows["source"]):
             mine = (rows["source"] == name).to_numpy()
@@ -52,7 +52,7 @@ def compare(runs: list[RunFolder]) -> dict:
                                 "max_length": recipe.max_length, "train_seconds": run.metrics().train_seconds,
                                 "by_source": by_source})
     if len(runs) == 2:  # paired: the rows only one of the two gets right
-        a, b = correct.values()
+        a, b = correct
         results["only_first_right"], results["only_second_right"] = int((a & ~b).sum()), int((b & ~a).sum())
     return results
 

@@ -24,13 +24,13 @@ def sources_run(tiny_model, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("sources")
     pd.read_parquet(SHARED_DATA / "imdb_reviews.parquet").head(300).to_parquet(folder / "imdb.parquet", index=False)
     recipe = folder / "two.toml"
-    recipe.write_text(f'truncation = "head+tail"\nmax_length = {MAX_LENGTH}\nepochs = 1\nlr = 3e-4\n'
-                      'evals_per_epoch = 1\n\n[[dataset]]\nname = "amazon"\nsource = "bundled"\nmax_train_rows = 600\n'
+    recipe.write_text(f'truncation = "head+tail"\nmax_length = {MAX_LENGTH}\nepochs = 3\nlr = 3e-4\n'
+                      'evals_per_epoch = 1\n\n[[dataset]]\nname = "amazon"\nsource = "bundled"\nmax_train_rows = 1000\n'
                       '\n[[dataset]]\nname = "imdb"\nsource = "hub:imdb"\nlocal = "imdb.parquet"\n')
     run = folder / "run"
     result = run_cli("finetune", "--recipe", recipe, "--model", tiny_model, "--data-dir", folder, "--output", run)
     assert result.returncode == 0, result.stderr[-3000:]
-    result = run_cli("export", run)
+    result = run_cli("export", run, "--no-int8")  # int8 is not what these tests check
     assert result.returncode == 0, result.stderr[-3000:]
     return run
 
@@ -39,7 +39,7 @@ def test_metrics_and_report_give_each_source(sources_run):
     metrics = load_metrics(sources_run)
     sources = metrics["sources"]
     assert list(sources) == ["amazon", "imdb"]
-    assert sources["amazon"]["rows"]["train"] == 600 and sources["imdb"]["rows"] == \
+    assert sources["amazon"]["rows"]["train"] == 1000 and sources["imdb"]["rows"] == \
         {"train": 240, "validation": 30, "test": 30}
     assert sources["imdb"]["read"].endswith("imdb.parquet")
     for split in ("train", "validation", "test"):
@@ -57,8 +57,8 @@ def test_parity_and_the_scorer_cut_texts_as_the_recipe_did(sources_run, tmp_path
     folder = sources_run / "onnx"
     manifest = RunFolder(sources_run).export_folder().manifest()
     assert manifest.truncation == "head+tail"
-    # the tiny model's int8 is not what this checks: fp32 agrees with PyTorch only if both cut alike
-    result = run_cli("parity", sources_run, "--split", "test", "--max-acc-drop", "100")
+    # fp32 agrees with PyTorch only if both cut alike
+    result = run_cli("parity", sources_run, "--split", "test")
     assert result.returncode == 0, result.stderr[-2000:]
     fp32 = json.loads((folder / "parity.json").read_text())["variants"]["fp32"]
     assert fp32["label_agreement"] == 1.0 and fp32["max_abs_logit_diff"] < 1e-3

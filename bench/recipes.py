@@ -37,17 +37,16 @@ def compare(runs: list[RunFolder]) -> dict:
     rows = runs[0].rows("test")
     texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
     long = token_counts(runs[0], texts) > runs[0].export_folder().manifest().max_length
-    results = {"rows": runs[0].path.name, "sources": {}, "runs": []}
+    masks = {name: (rows["source"] == name).to_numpy() for name in dict.fromkeys(rows["source"])}
+    results = {"rows": runs[0].path.name, "runs": [],
+               "sources": {n: {"rows": int(m.sum()), "cut_rows": int((m & long).sum())} for n, m in masks.items()}}
     correct = []
     for run in runs:
         recipe, right = run.recipe(), predictions(run, texts) == labels
         correct.append(right)
-        by_source = {}
-        for name in dict.fromkeys(rows["source"]):
-            mine = (rows["source"] == name).to_numpy()
-            by_source[name] = {"accuracy": float(right[mine].mean()),
-                               "accuracy_cut_rows": float(right[mine & long].mean()) if (mine & long).any() else None}
-            results["sources"][name] = {"rows": int(mine.sum()), "cut_rows": int((mine & long).sum())}
+        by_source = {n: {"accuracy": float(right[m].mean()),
+                         "accuracy_cut_rows": float(right[m & long].mean()) if (m & long).any() else None}
+                     for n, m in masks.items()}
         results["runs"].append({"run": run.path.name, "recipe": recipe.name, "truncation": recipe.truncation,
                                 "max_length": recipe.max_length, "train_seconds": run.metrics().train_seconds,
                                 "by_source": by_source})

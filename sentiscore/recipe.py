@@ -54,14 +54,11 @@ class Source:
     max_test_rows: int | None = None
 
     def __post_init__(self) -> None:
-        for key in ("source", "name", "local", "group"):
-            value = getattr(self, key)
-            if not (isinstance(value, str) or (value is None and key in ("local", "group"))):
-                raise RecipeError(f"dataset.{key}", f"must be a string, got {value!r}")
-        for key in ("max_train_rows", "max_test_rows"):
-            cap = getattr(self, key)
-            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-                raise RecipeError(f"dataset.{key}", f"must be an integer >= 1, got {cap!r}")
+        hints = get_type_hints(Source)
+        for f in dataclasses.fields(self):  # the types as Recipe checks its own; caps then their range
+            value = _coerce(f"dataset.{f.name}", getattr(self, f.name), hints[f.name])
+            if f.name.startswith("max_") and value is not None and value < 1:
+                raise RecipeError(f"dataset.{f.name}", f"must be an integer >= 1, got {value!r}")
         if not self.source:
             raise RecipeError("dataset.source", "must not be empty")
         if not self.name:

@@ -1,9 +1,11 @@
 """A peer contender in a process of its own, so that its peak RSS is its own.
 
-    python bench/contenders.py {transformers,optimum} MODEL_DIR DATA.parquet OUT.json [ONNX_FILE]
+    python bench/contenders.py {transformers,optimum,optimum-intel} MODEL_DIR DATA.parquet OUT.json [ONNX_FILE]
 
 transformers: `transformers.pipeline("text-classification")` on PyTorch (fp32, torch's default threads).
 optimum: Optimum's `ORTModelForSequenceClassification` (ONNX_FILE in MODEL_DIR) in Optimum's pipeline.
+optimum-intel: Optimum-Intel's `OVModelForSequenceClassification` (its int8 OpenVINO model in MODEL_DIR,
+bench/models.py) in a transformers pipeline, as Optimum-Intel's documentation shows.
 Both run with batch_size=32, truncation at 128 tokens, as their documentation shows. One batch is
 run first (not timed), as `sentiscore score` warms its session up before scoring.
 """
@@ -24,6 +26,12 @@ def load(kind: str, model_dir: str, onnx_file: str | None):
         from transformers import pipeline
 
         return pipeline("text-classification", model=model_dir, device=-1)
+    if kind == "optimum-intel":
+        from optimum.intel import OVModelForSequenceClassification
+        from transformers import AutoTokenizer, pipeline
+
+        model = OVModelForSequenceClassification.from_pretrained(model_dir)
+        return pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(model_dir))
     from optimum.onnxruntime import ORTModelForSequenceClassification, pipeline
 
     model = ORTModelForSequenceClassification.from_pretrained(model_dir, file_name=onnx_file)

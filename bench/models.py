@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sentiscore.export.onnx_export import build_manifest, export_fp32, optimum_export
 from sentiscore.export.quantize import INT8_RECIPES
-from sentiscore.manifest import VARIANT_FILES
+from sentiscore.manifest import VARIANTS
 from sentiscore.runs import ExportFolder
 
 OPTIMUM_INT8_FILE = "model_quantized.onnx"
@@ -45,7 +45,7 @@ def sentiscore_export(checkpoint: Path, out: Path) -> Path:
         return out
     out.mkdir(parents=True)
     export_fp32(checkpoint, out.parent / (out.name + "-scratch"), out, "O2")
-    INT8_RECIPES[0].quantize(out / VARIANT_FILES["fp32"], out / VARIANT_FILES["int8"])
+    INT8_RECIPES[0].quantize(out / VARIANTS["fp32"].model_file, out / VARIANTS["int8"].model_file)
     ExportFolder(out).write_manifest(build_manifest(out, checkpoint, "O2", INT8_RECIPES[0].name))
     return out
 
@@ -70,12 +70,42 @@ def optimum_exports(checkpoint: Path, folder: Path) -> Path:
     return folder
 
 
+def optimum_intel_export(checkpoint: Path, folder: Path, export: Path) -> Path:
+    """Optimum-Intel's OpenVINO export with its own static int8 (OVQuantizer, OVQuantizationConfig),
+    calibrated on the same training rows of the run as sentiscore's static variants."""
+    if (folder / "openvino_model.xml").is_file():
+        return folder
+    from datasets import Dataset
+    from optimum.intel import OVConfig, OVModelForSequenceClassification, OVQuantizationConfig, OVQuantizer
+    from transformers import AutoTokenizer
+
+    from sentiscore.export.static_int8 import calibration_rows
+    from sentiscore.manifest import Manifest
+    from sentiscore.runs import RunFolder
+
+    manifest = Manifest.read(export)
+    rows = calibration_rows(RunFolder.open(export.parent).rows("train"))["text"].tolist()
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    calibration = Dataset.from_dict({"text": rows}).map(
+        lambda batch: tokenizer(batch["text"], truncation=True, max_length=manifest.max_length), batched=True,
+        remove_columns=["text"])
+    model = OVModelForSequenceClassification.from_pretrained(checkpoint, export=True)
+    OVQuantizer.from_pretrained(model).quantize(
+        calibration_dataset=calibration, save_directory=folder,
+        ov_config=OVConfig(quantization_config=OVQuantizationConfig(num_samples=len(rows))))
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def main() -> None:
-    """`python -m bench.models bert-base FOLDER` or `... optimum CHECKPOINT FOLDER`: run in a child
-    process, so the benchmark's own process stays small (a child's peak RSS starts from its parent's)."""
+    """`python -m bench.models bert-base FOLDER`, `... optimum CHECKPOINT FOLDER` or `... optimum-intel
+    CHECKPOINT FOLDER EXPORT`: run in a child process, so the benchmark's own process stays small (a
+    child's peak RSS starts from its parent's)."""
     if sys.argv[1] == "bert-base":
         folder = Path(sys.argv[2])
         sentiscore_export(bert_base_random(folder), folder / "onnx")
+    elif sys.argv[1] == "optimum-intel":
+        optimum_intel_export(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
     else:
         optimum_exports(Path(sys.argv[2]), Path(sys.argv[3]))
 

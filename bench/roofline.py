@@ -1,10 +1,11 @@
-"""This CPU's limit through onnxruntime itself, and a BERT's work per review.
+"""This CPU's limit through each runtime itself, and a BERT's work per review.
 
 The limit is a large MatMul (2048 x 1024 by 1024 x 1024, weights constant) run by onnxruntime with
 the scorer's session settings, in fp32 and after `quantize_dynamic` with QInt8 and QUInt8 weights
-(activations quantised on the fly, as in the scorer's int8 model). The same in int8 for MiniLM's own
-shapes (a 1024-token batch by 384 x 384 and 384 x 1536 weights) shows how much of the limit such
-narrow products can reach.
+(activations quantised on the fly, as in the scorer's int8 model); and, where OpenVINO is installed,
+the same MatMul after NNCF's static int8, through OpenVINO (the OpenVINO variant's limit). The same in
+int8 for MiniLM's own shapes (a 1024-token batch by 384 x 384 and 384 x 1536 weights) shows how much
+of the limit such narrow products can reach.
 """
 
 from __future__ import annotations
@@ -67,6 +68,37 @@ def measure(shape: tuple[int, int, int], threads: int, weight_type=None) -> floa
         return round(ops_per_second(path, shape, threads) / 1e9, 1)
 
 
+def openvino_int8(shape: tuple[int, int, int], threads: int, repeats: int = 30) -> float | None:
+    """GOP/s of one MatMul shape after NNCF's static int8, compiled by OpenVINO (None: not installed)."""
+    import contextlib
+    import importlib.util
+    import io
+
+    if importlib.util.find_spec("openvino") is None:
+        return None
+    import nncf
+    import openvino as ov
+
+    m, k, n = shape
+    feed = np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "matmul.onnx"
+        matmul_model(path, *shape)
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantized = nncf.quantize(ov.Core().read_model(str(path)), nncf.Dataset([{"a": feed}]), subset_size=1)
+    compiled = ov.Core().compile_model(quantized, "CPU", {"PERFORMANCE_HINT": "LATENCY",
+                                                           "INFERENCE_NUM_THREADS": threads})
+    request = compiled.create_infer_request()
+    for _ in range(5):
+        request.infer({0: feed})
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        request.infer({0: feed})
+        times.append(time.perf_counter() - start)
+    return round(2 * m * k * n / statistics.median(times) / 1e9, 1)
+
+
 def limits(threads: int) -> dict:
     """GOP/s of the large MatMul in fp32 and int8 (QInt8 and QUInt8 weights), and of MiniLM's shapes in int8."""
     from onnxruntime.quantization import QuantType
@@ -75,6 +107,7 @@ def limits(threads: int) -> dict:
     return {"shape": f"{m}x{k} @ {k}x{n}", "threads": threads, "fp32_gops": measure(LARGE, threads),
             "int8_gops": measure(LARGE, threads, QuantType.QInt8),
             "int8_quint8_weights_gops": measure(LARGE, threads, QuantType.QUInt8),
+            "openvino_int8_gops": openvino_int8(LARGE, threads),
             "minilm_shapes_int8_gops": {f"{m}x{k} @ {k}x{n}": measure((m, k, n), threads, QuantType.QInt8)
                                         for m, k, n in MINILM_SHAPES}}
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiscore import atomic
+from sentiscore import atomic, log
 from sentiscore.errors import BadInput
-from sentiscore.manifest import VARIANT_FILES, sha256_file
+from sentiscore.manifest import VARIANTS, sha256_file
 from sentiscore.metrics import Metrics, binary_metrics
-from sentiscore.onnx_model import OnnxModel, pad_batch
+from sentiscore.onnx_model import OnnxModel, pad_batch, runtime_installed
 from sentiscore.runs import ExportFolder
 from sentiscore.tokens import Encoder
 
@@ -64,10 +64,13 @@ class VariantParity:
 
 @dataclass(frozen=True)
 class Int8Attempt:
+    """One int8 variant tried at export: a dynamic recipe (variant int8) or a static variant."""
+
     recipe: str
     passed: bool
     accuracy_diff: float
     label_agreement: float
+    variant: str = "int8"
 
 
 @dataclass
@@ -88,7 +91,8 @@ class ParityReport:
 
     @property
     def int8_failed_every_recipe(self) -> bool:
-        return bool(self.int8_attempts) and not any(a.passed for a in self.int8_attempts)
+        dynamic = [a for a in self.int8_attempts if a.variant == "int8"]
+        return bool(dynamic) and not any(a.passed for a in dynamic)
 
     def failures(self) -> str:
         return " | ".join(f"{n}: {'; '.join(v.failures)}" for n, v in self.variants.items() if not v.passed)
@@ -156,8 +160,6 @@ def torch_logits(checkpoint: Path, encoder: Encoder, texts: list[str]) -> np.nda
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from sentiscore import log
-
     model = AutoModelForSequenceClassification.from_pretrained(checkpoint, use_safetensors=True).eval()
     log.adopt_library_loggers()
     ids = encoder.encode(texts)
@@ -171,19 +173,28 @@ def torch_logits(checkpoint: Path, encoder: Encoder, texts: list[str]) -> np.nda
 
 
 def check_variant(model: OnnxModel, name: str, texts: list[str], labels: np.ndarray, reference: np.ndarray,
-                  limits: Thresholds, expected_sha256: str | None = None) -> VariantParity:
-    """One ONNX model on the parity rows; with EXPECTED_SHA256, its file must still match its manifest hash."""
+                  limits: Thresholds, expected: dict[Path, str] | None = None) -> VariantParity:
+    """One model on the parity rows; EXPECTED: its files and their manifest hashes, which must still match."""
     result = compare(name, model.logits(texts, BATCH), reference, labels, limits)
-    failures = list(result.failures)
-    if expected_sha256 and sha256_file(model.model_file) != expected_sha256:
-        failures.insert(0, f"{model.model_file.name}: sha256 differs from manifest.json (altered after export)")
-    return VariantParity(**{**asdict(result), "failures": failures, "file_bytes": model.model_file.stat().st_size})
+    expected = expected or {}
+    altered = [f"{path.name}: sha256 differs from manifest.json (altered after export)"
+               for path, digest in expected.items() if sha256_file(path) != digest]
+    files = list(expected) or [model.model_file]
+    return VariantParity(**{**asdict(result), "failures": altered + result.failures,
+                            "file_bytes": sum(path.stat().st_size for path in files)})
 
 
 def check_folder(folder: ExportFolder, texts: list[str], labels: np.ndarray, reference: np.ndarray,
                  limits: Thresholds) -> dict[str, VariantParity]:
-    """Every variant of an export folder on the parity rows (loaded as they are, then hash-checked)."""
+    """Every variant of an export folder on the parity rows (loaded as they are, then hash-checked);
+    a variant whose runtime is not installed here is left out, with a warning."""
     manifest = folder.manifest()
-    return {name: check_variant(OnnxModel.load(folder, name, verify=False), name, texts, labels, reference, limits,
-                                manifest.files[VARIANT_FILES[name]]["sha256"])
-            for name in manifest.variants}
+    results = {}
+    for name in manifest.variants:
+        if not runtime_installed(VARIANTS[name].runtime):
+            log.warning("parity.skipped", variant=name, reason=f"{VARIANTS[name].runtime} is not installed here")
+            continue
+        expected = {folder.path / f: manifest.files[f]["sha256"] for f in VARIANTS[name].files}
+        results[name] = check_variant(OnnxModel.load(folder, name, verify=False), name, texts, labels, reference,
+                                      limits, expected)
+    return results

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sentiscore import atomic
 from sentiscore.export.gate import ParityReport
-from sentiscore.manifest import MANIFEST, VARIANT_FILES
+from sentiscore.manifest import MANIFEST, VARIANTS
 from sentiscore.runs import ExportFolder, RunFolder, RunMetrics
 
 
@@ -43,11 +43,18 @@ def write_report(run: RunFolder) -> Path:
     folder = ExportFolder(run.onnx)
     if (folder.path / MANIFEST).is_file():
         manifest = folder.manifest()
-        lines += ["## ONNX variants", "", "| variant | file | size MB |", "|---|---|---|"]
-        lines += [f"| {variant} | `{name}` | {manifest.files[name]['bytes'] / 1e6:.1f} |"
-                  for variant, name in VARIANT_FILES.items() if name in manifest.files]
-        lines += ["", f"Graph optimisation {manifest.graph_optimization}; int8 recipe: "
-                  f"{manifest.int8_recipe or 'none passed the gate, fp32 is the CPU default'}; "
+        lines += ["## Variants", "", "| variant | runtime | how it was made | files | size MB | rows/s at export |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {name} | {VARIANTS[name].runtime} | {VARIANTS[name].how} | "
+                  f"{', '.join(f'`{f}`' for f in VARIANTS[name].files)} | "
+                  f"{sum(manifest.files[f]['bytes'] for f in VARIANTS[name].files) / 1e6:.1f} | "
+                  f"{manifest.cpu_speed.get(name, '')} |" for name in manifest.variants]
+        flags = ", ".join(manifest.export_cpu.get("int8_flags", [])) or "none"
+        lines += ["", f"The scorer's CPU choice, fastest first as timed on the exporting machine "
+                  f"({manifest.export_cpu.get('model') or 'unknown CPU'}; int8 instruction sets: {flags}): "
+                  f"{', '.join(manifest.cpu_variants())}.",
+                  f"Graph optimisation {manifest.graph_optimization}; int8 recipe: "
+                  f"{manifest.int8_recipe or 'none passed the gate'}; "
                   f"opset {manifest.opset}; max length {manifest.max_length}, truncation {manifest.truncation}.", ""]
     parity = ParityReport.read(folder)
     if parity is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,13 +12,22 @@ import pandas as pd
 
 from sentiscore import atomic, log
 from sentiscore.errors import BadInput
-from sentiscore.export.gate import ParityReport, Thresholds, check_folder, check_variant, torch_logits
+from sentiscore.export.gate import (
+    Int8Attempt,
+    ParityReport,
+    Thresholds,
+    VariantParity,
+    check_folder,
+    check_variant,
+    torch_logits,
+)
 from sentiscore.export.onnx_export import OPTIMIZE_LEVELS, build_manifest, export_fp32, optimise, tokenizer_settings
 from sentiscore.export.quantize import choose_int8
 from sentiscore.export.report import write_report
-from sentiscore.manifest import VARIANT_FILES, Manifest
+from sentiscore.export.static_int8 import STATIC_MAKERS, Feeds, calibration_rows, rows_per_second, scorer_batches
+from sentiscore.manifest import VARIANTS, Manifest
 from sentiscore.metrics import binary_metrics
-from sentiscore.onnx_model import OnnxModel
+from sentiscore.onnx_model import OnnxModel, runtime_installed
 from sentiscore.readers import labelled_parts
 from sentiscore.runs import ExportFolder, RunFolder
 from sentiscore.splits import make_splits, recipe_columns
@@ -26,9 +36,10 @@ from sentiscore.tokens import Encoder
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """What `export` writes: int8 (dynamic, CPU) and fp16 (CUDA) beside fp32, and how it gates them."""
+    """What `export` writes: int8 (dynamic and static, CPU) and fp16 (CUDA) beside fp32, and how it gates them."""
 
     int8: bool = True
+    static: bool = True  # static int8 variants too (onnxruntime QDQ; OpenVINO where installed), each gated
     fp16: bool = False
     optimize: str = "O2"  # ORTOptimizer's level: O2 adds the transformer fusions (Attention, Gelu) to O1's
     overwrite: bool = False
@@ -63,33 +74,44 @@ def _run(run: RunFolder | str | Path) -> RunFolder:
 
 
 def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()) -> ExportResult:
-    """Write RUN/onnx atomically: fp32, the first int8 recipe that passes the gate, fp16 if asked, the
-    manifest, and the gate's parity report on the validation split the run was trained against."""
+    """Write RUN/onnx atomically: fp32, the first int8 recipe that passes the gate, the static int8
+    variants that pass it, fp16 if asked, the manifest (with the CPU variants' speed order, timed here),
+    and the gate's parity report on the validation split the run was trained against."""
     run = _run(run)
     if run.onnx.exists() and not options.overwrite:
         raise BadInput(f"{run.onnx}: already exported (use --overwrite to replace it)")
     rows = run.rows("validation", options.gate_rows)
     texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
+    calibration = calibration_rows(run.rows("train"))
     log.event("export.start", run=str(run.path), gate_rows=len(rows))
     with tempfile.TemporaryDirectory(prefix="sentiscore-export-") as scratch_dir, \
             atomic.atomic_dir(run.onnx, overwrite=options.overwrite) as tmp:
         scratch = Path(scratch_dir)
         raw = export_fp32(run.checkpoint, scratch, tmp, options.optimize)
         if options.fp16:
-            shutil.copy2(optimise(raw, scratch / "fp16", options.optimize, fp16=True), tmp / VARIANT_FILES["fp16"])
+            shutil.copy2(optimise(raw, scratch / "fp16", options.optimize, fp16=True),
+                         tmp / VARIANTS["fp16"].model_file)
         max_length, pad_id = tokenizer_settings(tmp)
         truncation = run.recipe().truncation
         reference = torch_logits(run.checkpoint, Encoder.from_file(tmp / "tokenizer.json", max_length, truncation),
                                  texts)
 
-        def gate(candidate: Path):
-            model = OnnxModel(candidate, tmp / "tokenizer.json", max_length, pad_id, truncation=truncation)
-            return check_variant(model, "int8", texts, labels, reference, options.limits)
+        def candidate(path: Path, runtime: str = "onnxruntime") -> OnnxModel:
+            return OnnxModel(path, tmp / "tokenizer.json", max_length, pad_id, truncation=truncation, runtime=runtime)
 
-        chosen, attempts = (choose_int8(tmp / VARIANT_FILES["fp32"], tmp / VARIANT_FILES["int8"], gate)
-                            if options.int8 else (None, []))
+        def gate(path: Path, runtime: str = "onnxruntime"):
+            return check_variant(candidate(path, runtime), "int8", texts, labels, reference, options.limits)
+
+        fp32 = tmp / VARIANTS["fp32"].model_file
+        chosen, attempts = choose_int8(fp32, tmp / VARIANTS["int8"].model_file, gate) if options.int8 else (None, [])
+        feeds = scorer_batches(candidate(fp32), calibration["text"].tolist())
+        if options.int8 and options.static:
+            attempts += [make_static(name, fp32, raw, tmp, feeds, gate) for name in STATIC_MAKERS]
+        speed = {name: rows_per_second(candidate(tmp / VARIANTS[name].model_file, VARIANTS[name].runtime), feeds)
+                 for name in VARIANTS if name != "fp16" and (tmp / VARIANTS[name].model_file).is_file()}
         folder = ExportFolder(tmp)
-        manifest = build_manifest(tmp, run.checkpoint, options.optimize, chosen, truncation)
+        manifest = build_manifest(tmp, run.checkpoint, options.optimize, chosen, truncation, speed,
+                                  calibration["id"].astype(str).tolist() if options.int8 and options.static else [])
         folder.write_manifest(manifest)
         report = ParityReport(len(rows), options.limits, binary_metrics(labels, reference.argmax(-1)),
                               check_folder(folder, texts, labels, reference, options.limits),
@@ -99,7 +121,27 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
         log.warning("int8.dropped", reason="int8 failed the parity gate with every recipe tried; no int8 "
                     "variant was kept and fp32 is the default CPU variant",
                     recipes=", ".join(a.recipe for a in attempts))
+    log.event("export.speed", order=", ".join(manifest.cpu_order),
+              **{name.replace("-", "_"): rows_s for name, rows_s in manifest.cpu_speed.items()})
     return ExportResult(ExportFolder(run.onnx), manifest, report, write_report(run))
+
+
+def make_static(name: str, fp32: Path, raw: Path, out: Path, feeds: Feeds,
+                gate: Callable[[Path, str], VariantParity]) -> Int8Attempt:
+    """Make static int8 variant NAME in OUT and gate it; a variant that fails the gate, or whose runtime
+    is not installed, is not kept."""
+    variant = VARIANTS[name]
+    if not runtime_installed(variant.runtime):
+        log.warning("variant.skipped", variant=name, reason=f"{variant.runtime} is not installed "
+                    f"(pip install 'sentiscore[{variant.runtime}]')")
+        return Int8Attempt(f"{name}: {variant.runtime} not installed", False, 0.0, 0.0, variant=name)
+    STATIC_MAKERS[name](fp32, raw, out / variant.model_file, feeds)
+    result = gate(out / variant.model_file, variant.runtime)
+    if not result.passed:
+        for file in variant.files:
+            (out / file).unlink(missing_ok=True)
+    return Int8Attempt(f"{name}: {variant.how}", result.passed, result.accuracy_diff, result.label_agreement,
+                       variant=name)
 
 
 def parity_rows(run: RunFolder, data: str | None, split: str | None, max_rows: int | None) -> pd.DataFrame:
@@ -132,9 +174,11 @@ def parity(run: RunFolder | str | Path, data: str | None = None, split: str | No
     manifest = folder.manifest()
     encoder = Encoder.from_file(folder.path / "tokenizer.json", manifest.max_length, manifest.truncation)
     reference = torch_logits(run.checkpoint, encoder, texts)
+    made = ParityReport.read(folder)  # export's record of the int8 variants it tried is kept
     report = ParityReport(len(rows), limits, binary_metrics(labels, reference.argmax(-1)),
                           check_folder(folder, texts, labels, reference, limits),
-                          data=data or "recipe dataset", split=split or ("validation" if data is None else "all"))
+                          data=data or "recipe dataset", split=split or ("validation" if data is None else "all"),
+                          int8_attempts=made.int8_attempts if made else [])
     report.write(folder)
     write_report(run)
     return report

@@ -18,9 +18,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sentiscore import atomic, log
+from sentiscore.cpu import int8_features
 from sentiscore.errors import BadInput, CheckFailed, Interrupted, Stopped, Transient, interrupt_code, io_failure
 from sentiscore.labels import LABEL2ID
-from sentiscore.manifest import Manifest, sha256_file
+from sentiscore.manifest import VARIANTS, Manifest, sha256_file
 from sentiscore.metrics import Metrics
 from sentiscore.onnx_model import resolve_variant
 from sentiscore.readers import BUNDLED, HUB, expand_inputs, read_chunks, row_count
@@ -47,7 +48,7 @@ class ScoreSummary:
     scoring_s: float  # reading, tokenising, inference, committing parts, assembling the output
     model: str
     model_hash: str
-    precision: str
+    precision: str  # the variant that scored (manifest.VARIANTS)
     provider: str
     engine: str
     resumed: bool
@@ -56,6 +57,8 @@ class ScoreSummary:
     ids: str  # the id column read, or "row numbers" where the input has none
     labelled_rows: int  # rows with a usable true label: the metrics are over these
     invalid_labels: int  # rows whose label is neither 0/1 nor a label name: left out of the metrics
+    runtime: str = "onnxruntime"
+    cpu: dict | None = None  # this machine's int8 instruction sets (sentiscore.cpu), on the CPU provider
     split: str | None = None
     metrics: Metrics | None = None
 
@@ -65,7 +68,7 @@ class ScoreSummary:
     def lines(self) -> list[str]:
         skipped = self.skipped
         lines = [f"scored {self.rows} rows in {self.seconds:.1f} s ({self.rows_per_s} rows/s) with {self.precision} "
-                 f"on {self.provider}; skipped {skipped['rows']} {skipped['reasons'] or ''}".rstrip()]
+                 f"({self.runtime}) on {self.provider}; skipped {skipped['rows']} {skipped['reasons'] or ''}".rstrip()]
         if OUTSIDE_SPLIT in skipped["reasons"]:
             lines.append(f"rows: those of the model's {self.split} split only "
                          f"({skipped['reasons'][OUTSIDE_SPLIT]} other rows left out)")
@@ -75,6 +78,9 @@ class ScoreSummary:
         if self.invalid_labels:
             lines.append(f"labels: {self.invalid_labels} rows have a label that is neither 0/1 nor negative/positive; "
                          f"metrics are over the {self.labelled_rows} rows with one")
+        if self.cpu is not None:
+            lines.append(f"cpu: {self.cpu.get('model') or self.cpu.get('machine')}; int8 instruction sets: "
+                         f"{', '.join(self.cpu.get('int8_flags', [])) or 'none'}")
         if self.metrics is not None:
             lines.append(self.metrics.line())
         return [*lines, f"output: {self.output}"]
@@ -178,7 +184,7 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
     started = time.perf_counter()
     export = ExportFolder.find(job.model)
     manifest = export.manifest()
-    provider, variant = resolve_variant(manifest, job.provider, job.precision)
+    provider, variant = resolve_variant(manifest, job.provider, job.precision, job.runtime)
     specs = expand_inputs(job.inputs)
     out = job.output or default_output(job.inputs, job.split)
     check_output_place(out, job.inputs)
@@ -219,6 +225,7 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
             seconds=round(seconds, 3), rows_per_s=round(result["rows"] / seconds, 1) if seconds else None,
             load_s=round(ready - started, 3), scoring_s=round(finished - ready, 3),
             model=str(export.path), model_hash=model_hash, precision=variant, provider=provider,
+            runtime=VARIANTS[variant].runtime, cpu=int8_features() if provider == "cpu" else None,
             engine=engine.name, resumed=resumed, this_run={**counts, "workers": engine.workers},
             settings=asdict(job.settings), ids="row numbers" if result["row_number_ids"] else job.columns.id or "id",
             labelled_rows=result["labelled"], invalid_labels=result["invalid_labels"],

@@ -136,7 +136,7 @@ def score_folder(job: ScoreJob, engine: Engine) -> FolderSummary:
     output_dir = job.output
     export = ExportFolder.find(job.model)
     manifest = export.manifest()
-    _, variant = resolve_variant(manifest, job.provider, job.precision)
+    _, variant = resolve_variant(manifest, job.provider, job.precision, job.runtime)
     model_hash = manifest.variant_hash(variant)
     files = input_files(job)
     check_output_place(output_dir, job.inputs)

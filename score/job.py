@@ -22,9 +22,8 @@ import pyarrow.parquet as pq
 
 from sentiscore import atomic, log
 from sentiscore.errors import BadInput
-from sentiscore.manifest import VARIANT_FILES
 from sentiscore.metrics import binary_metrics
-from sentiscore.onnx_model import PROVIDERS
+from sentiscore.onnx_model import PROVIDERS, check_choice
 from sentiscore.readers import Columns
 from sentiscore.score.predict import Settings
 
@@ -47,7 +46,8 @@ class ScoreJob:
     mode: str = "new"  # see MODES; a folder job resumes and rescores by itself (--resume is allowed, a no-op)
     columns: Columns = field(default_factory=Columns)
     split: str | None = None  # hub:NAME: the split to read; files: only rows of the run's split
-    precision: str | None = None  # None: the manifest's default for the provider
+    precision: str | None = None  # a precision or a variant; None: the fastest that passed the gate at export
+    runtime: str | None = None  # onnxruntime or openvino; None: whichever the fastest variant uses
     provider: str = "auto"
     settings: Settings = field(default_factory=Settings)
     quiet: bool = False  # no progress bar
@@ -61,8 +61,7 @@ class ScoreJob:
             raise BadInput(f"mode {self.mode}: use {', '.join(MODES)}")
         if self.provider not in PROVIDERS:
             raise BadInput(f"--provider {self.provider}: use {', '.join(PROVIDERS)}")
-        if self.precision is not None and self.precision not in VARIANT_FILES:
-            raise BadInput(f"--precision {self.precision}: use {', '.join(VARIANT_FILES)}")
+        check_choice(self.precision, self.runtime)
         if not self.min_age >= 0:
             raise BadInput(f"--min-age {self.min_age}: must be >= 0 seconds")
         if self.output is not None:

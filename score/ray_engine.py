@@ -21,8 +21,9 @@ import sys
 from collections.abc import Iterator
 
 from sentiscore import log
+from sentiscore.cpu import differences
 from sentiscore.errors import BadInput, Transient, first_line
-from sentiscore.manifest import VARIANT_FILES
+from sentiscore.manifest import VARIANTS
 from sentiscore.runs import ExportFolder
 from sentiscore.score.batching import Window
 from sentiscore.score.engines import EngineOptions, ModelSpec, Scored
@@ -45,6 +46,7 @@ def check_reachable(address: str | None, timeout: float = 10.0) -> None:
 def _scorer_class():
     import ray
 
+    from sentiscore.cpu import int8_features
     from sentiscore.onnx_model import OnnxModel
     from sentiscore.score.predict import release_free_memory, score_window
 
@@ -55,12 +57,33 @@ def _scorer_class():
             self.model = OnnxModel.load(spec.folder, spec.variant, spec.provider, threads)
             self.model.warm_up(spec.settings.token_budget, spec.settings.max_batch_rows)
 
+        def cpu(self) -> tuple[str, dict]:
+            return socket.gethostname(), int8_features()
+
         def score(self, window: Window, source: str):
             result = score_window(self.model, window, self.spec.settings, source)
             release_free_memory()
             return result
 
     return Scorer
+
+
+def check_cpus(variant: str, export_cpu: dict, nodes: dict[str, dict]) -> None:
+    """Warn where int8 may round differently: nodes whose int8 instruction sets differ from each other's
+    or from the exporting machine's (a row near the boundary can then get another label)."""
+    if VARIANTS[variant].precision != "int8" or not nodes:
+        return
+    first, reference = next(iter(nodes.items()))
+    for node, features in nodes.items():
+        if diff := differences(reference, features):
+            log.warning("cpu.nodes_differ", node=node, compared_with=first, int8_flags=" ".join(diff),
+                        reason="int8 rounds differently with other instruction sets: a row may get another label "
+                               "depending on the node that scores it")
+    for node, features in nodes.items():
+        if export_cpu and (diff := differences(export_cpu, features)):
+            log.warning("cpu.export_differs", node=node, int8_flags=" ".join(diff),
+                        reason="this node's int8 instruction sets differ from the exporting machine's, where "
+                               "the parity gate passed: check parity on one of these nodes")
 
 
 class RayEngine:
@@ -80,7 +103,7 @@ class RayEngine:
         folder = ExportFolder(model.folder.resolve())
         manifest = folder.manifest()
         self.model_hash = manifest.variant_hash(model.variant)
-        manifest.verify(folder.path, [VARIANT_FILES[model.variant], "tokenizer.json", "config.json"])
+        manifest.verify(folder.path, manifest.variant_files(model.variant))
         try:
             import ray
         except ImportError:
@@ -103,6 +126,7 @@ class RayEngine:
         spec = ModelSpec(folder.path, model.variant, model.provider, model.settings)
         scorer = _scorer_class()
         self.actors = [scorer.remote(spec, self.options.threads or 1) for _ in range(count)]
+        check_cpus(model.variant, manifest.export_cpu, dict(ray.get([actor.cpu.remote() for actor in self.actors])))
         self.spec = model
         return self.model_hash
 

@@ -33,8 +33,8 @@ def _export(args: argparse.Namespace):
     from sentiscore.export.gate import Thresholds
 
     result = export(args.run_dir, ExportOptions(
-        int8=not args.no_int8, fp16=args.fp16, optimize=args.optimize, overwrite=args.overwrite,
-        gate_rows=args.gate_rows, limits=Thresholds(args.min_agreement, args.max_acc_drop)))
+        int8=not args.no_int8, static=not args.no_static, fp16=args.fp16, optimize=args.optimize,
+        overwrite=args.overwrite, gate_rows=args.gate_rows, limits=Thresholds(args.min_agreement, args.max_acc_drop)))
     failed = None if result.parity.passed else \
         CheckFailed(f"{result.folder.path}: parity gate failed ({result.parity.failures()})")
     return result, "export.end", failed
@@ -59,7 +59,7 @@ def _score(args: argparse.Namespace):
         mode="resume" if args.resume else "overwrite" if args.overwrite else "new",
         columns=Columns(tuple(args.text_column) if args.text_column else None, args.id_column, args.label_column),
         min_age=args.min_age,
-        split=args.split, precision=args.precision, provider=args.provider,
+        split=args.split, precision=args.precision, runtime=args.runtime, provider=args.provider,
         settings=Settings(window_rows=args.window_rows, token_budget=args.token_budget,
                           max_batch_rows=args.batch_size, on_bad_row=args.on_bad_row),
         quiet=args.quiet or log.is_json(), fail_fast=args.fail_fast)
@@ -100,9 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--min-agreement", type=float, default=0.999, metavar="F",
                       help="smallest fp32 label agreement (default 0.999)")
 
-    p = sub.add_parser("export", parents=[gate], help="export a run to ONNX (fp32, int8, fp16) and gate it on parity")
+    p = sub.add_parser("export", parents=[gate],
+                       help="export a run to ONNX (fp32, int8 dynamic and static, OpenVINO int8, fp16), gate each "
+                            "on parity, time the CPU variants")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--no-int8", action="store_true", help="skip the int8 variant")
+    p.add_argument("--no-int8", action="store_true", help="skip every int8 variant")
+    p.add_argument("--no-static", action="store_true",
+                   help="skip the static int8 variants (onnxruntime QDQ, OpenVINO): dynamic int8 only")
     p.add_argument("--fp16", action="store_true", help="also write the fp16 variant for CUDA")
     p.add_argument("--optimize", default="O2", help="graph optimisation level: O1, O2 (default) or O3")
     p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/onnx")
@@ -130,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", default="label", help="true labels, for metrics (optional)")
     p.add_argument("--split", help="hub:NAME inputs: the split to read (default test); files: only the rows "
                    "of that split of MODEL's run")
-    p.add_argument("--precision", choices=["int8", "fp32", "fp16"], help="variant (default: int8 on CPU, fp16 on CUDA)")
+    p.add_argument("--precision", help="int8, fp32, fp16, or a variant (int8-static, openvino-int8); default: on "
+                   "the CPU the fastest variant that passed the gate, as timed at export; fp16 on CUDA")
+    p.add_argument("--runtime", help="onnxruntime or openvino (default: the runtime of the variant chosen)")
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=256, help="most rows in a batch (default 256)")
     p.add_argument("--token-budget", type=int, default=1024, help="most padded tokens in a batch (default 1024)")

@@ -14,7 +14,33 @@ from sentiscore.tokens import TRUNCATIONS
 
 MANIFEST = "manifest.json"
 FORMAT = "sentiscore-export/1"
-VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+RUNTIMES = ("onnxruntime", "openvino")
+PRECISIONS = ("fp32", "int8", "fp16")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to run the model: a runtime, a precision, its files (the first is the one the runtime opens)."""
+
+    runtime: str
+    precision: str
+    files: tuple[str, ...]
+    how: str  # for people: how it was made
+
+    @property
+    def model_file(self) -> str:
+        return self.files[0]
+
+
+VARIANTS = {
+    "fp32": Variant("onnxruntime", "fp32", ("model.onnx",), "Optimum's export, onnxruntime's fusions"),
+    "int8": Variant("onnxruntime", "int8", ("model.int8.onnx",), "dynamic int8 (activation scales per batch)"),
+    "int8-static": Variant("onnxruntime", "int8", ("model.int8-static.onnx",),
+                           "static int8, QDQ, calibrated on training rows"),
+    "openvino-int8": Variant("openvino", "int8", ("model.openvino-int8.xml", "model.openvino-int8.bin"),
+                             "OpenVINO IR, NNCF post-training int8, calibrated on training rows"),
+    "fp16": Variant("onnxruntime", "fp16", ("model.fp16.onnx",), "fp16 weights and GPU fusions, for CUDA"),
+}
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -50,6 +76,10 @@ class Manifest:
     files: dict[str, dict]
     versions: dict[str, str]
     truncation: str = "head"  # how texts over max_length are cut (sentiscore.tokens); older exports: head
+    cpu_order: list[str] = dataclasses.field(default_factory=list)  # CPU variants that passed, fastest first
+    cpu_speed: dict[str, float] = dataclasses.field(default_factory=dict)  # rows/s of each, timed at export
+    calibration_ids: list[str] = dataclasses.field(default_factory=list)  # training rows the static int8 saw
+    export_cpu: dict = dataclasses.field(default_factory=dict)  # sentiscore.cpu.int8_features() of the exporter
     format: str = FORMAT
 
     @classmethod
@@ -62,11 +92,15 @@ class Manifest:
         except json.JSONDecodeError as exc:
             raise BadInput(f"{path}: invalid JSON ({exc})") from None
         names = {f.name for f in dataclasses.fields(cls)}
-        required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+        required = {f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
         missing = sorted(required - set(data))
         if missing:
             raise BadInput(f"{path}: no {missing[0]!r} (made by another sentiscore version? export again)")
         manifest = cls(**{k: v for k, v in data.items() if k in names})
+        unknown = [v for v in manifest.variants if v not in VARIANTS]
+        if unknown:
+            raise BadInput(f"{path}: variant {unknown[0]!r} is unknown to this sentiscore version (upgrade it)")
         if manifest.truncation not in TRUNCATIONS:
             raise BadInput(f"{path}: truncation {manifest.truncation!r} (use {', '.join(TRUNCATIONS)})")
         return manifest
@@ -79,7 +113,15 @@ class Manifest:
         if variant not in self.variants:
             raise BadInput(f"--precision {variant}: this export has no {variant} variant "
                            f"(exported: {', '.join(self.variants)})")
-        return self.files[VARIANT_FILES[variant]]["sha256"]
+        return self.files[VARIANTS[variant].model_file]["sha256"]
+
+    def variant_files(self, variant: str) -> list[str]:
+        """Every file scoring VARIANT reads (the model's, the tokenizer, the config): what a loader verifies."""
+        return [*VARIANTS[variant].files, "tokenizer.json", "config.json"]
+
+    def cpu_variants(self) -> list[str]:
+        """The CPU variants, fastest first as timed at export; older exports: the default only."""
+        return self.cpu_order or [self.default_cpu_variant]
 
     def verify(self, folder: Path, names: list[str] | None = None) -> None:
         """Check the named files (default: all) against their hashes; a missing or altered file is BadInput."""

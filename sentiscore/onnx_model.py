@@ -1,19 +1,22 @@
-"""One class owns the onnxruntime session (providers, threads, graph level) and the tokenizer.
+"""One class owns the inference session (onnxruntime's, or OpenVINO's for its variant) and the tokenizer.
 
 Shared by the parity gate (export) and the scorer (score), so both see a model the same way.
-Imports neither torch nor transformers: a scoring host needs onnxruntime, tokenizers and numpy.
+Imports neither torch nor transformers: a scoring host needs onnxruntime, tokenizers and numpy
+(and openvino for the OpenVINO variant).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from sentiscore import log
 from sentiscore.errors import BadInput
-from sentiscore.manifest import VARIANT_FILES, Manifest
+from sentiscore.manifest import PRECISIONS, RUNTIMES, VARIANTS, Manifest
 from sentiscore.runs import ExportFolder
 from sentiscore.tokens import Encoder
 
@@ -45,19 +48,61 @@ def require_cuda() -> None:
                        "(install onnxruntime-gpu on a host with an NVIDIA GPU)")
 
 
-def resolve_variant(manifest: Manifest, provider: str, precision: str | None) -> tuple[str, str]:
-    """(provider, variant): auto takes CUDA with its default variant (fp16) where onnxruntime-gpu and a
-    GPU are present, else the CPU with its default (int8, or fp32 where int8 failed the gate)."""
-    if provider not in PROVIDERS:
-        raise BadInput(f"--provider {provider}: use {', '.join(PROVIDERS)}")
-    if provider == "auto":
-        provider = "cuda" if cuda_available() else "cpu"
-    if provider == "cuda":
-        require_cuda()
-    variant = precision or (manifest.default_cuda_variant if provider == "cuda" else manifest.default_cpu_variant)
-    if provider == "cpu" and variant == "fp16":
+def runtime_installed(runtime: str) -> bool:
+    return runtime == "onnxruntime" or importlib.util.find_spec(runtime) is not None
+
+
+def check_choice(precision: str | None, runtime: str | None) -> None:
+    """--precision is a precision (fp32, int8, fp16) or a variant's name; --runtime one of RUNTIMES."""
+    if precision is not None and precision not in (*PRECISIONS, *VARIANTS):
+        raise BadInput(f"--precision {precision}: use {', '.join(PRECISIONS)} or a variant "
+                       f"({', '.join(v for v in VARIANTS if v not in PRECISIONS)})")
+    if runtime is not None and runtime not in RUNTIMES:
+        raise BadInput(f"--runtime {runtime}: use {', '.join(RUNTIMES)}")
+
+
+def _cpu_variant(manifest: Manifest, precision: str | None, runtime: str | None) -> str:
+    """The fastest CPU variant that passed the gate (the export's timing order) matching PRECISION and
+    RUNTIME, among those whose runtime is installed here."""
+    if precision == "fp16":
         raise BadInput("--precision fp16: the fp16 variant is for CUDA (on the CPU onnxruntime runs it slower than "
                        "fp32); use int8 or fp32, or --provider cuda")
+    ordered = manifest.cpu_variants()
+    ordered += [v for v in manifest.variants if v not in ordered and VARIANTS[v].precision != "fp16"]
+    matching = [v for v in ordered if precision in (None, v, VARIANTS[v].precision)
+                and runtime in (None, VARIANTS[v].runtime)]
+    if not matching:
+        wanted = " ".join(f"--{flag} {value}" for flag, value in (("precision", precision), ("runtime", runtime))
+                          if value)
+        raise BadInput(f"{wanted}: this export has no such variant for the CPU (exported: {', '.join(ordered)})")
+    runnable = [v for v in matching if runtime_installed(VARIANTS[v].runtime)]
+    if not runnable:
+        missing = VARIANTS[matching[0]].runtime
+        raise BadInput(f"--runtime {missing}: {missing} is not installed here (pip install 'sentiscore[{missing}]'), "
+                       f"or choose another --runtime")
+    if runnable[0] != matching[0]:
+        log.warning("variant.unavailable", variant=matching[0], runtime=VARIANTS[matching[0]].runtime,
+                    reason="its runtime is not installed here", using=runnable[0])
+    return runnable[0]
+
+
+def resolve_variant(manifest: Manifest, provider: str, precision: str | None,
+                    runtime: str | None = None) -> tuple[str, str]:
+    """(provider, variant): auto takes CUDA with its default variant (fp16) where onnxruntime-gpu and a
+    GPU are present, else the CPU with the fastest variant that passed the gate on the exporting machine."""
+    if provider not in PROVIDERS:
+        raise BadInput(f"--provider {provider}: use {', '.join(PROVIDERS)}")
+    check_choice(precision, runtime)
+    if provider == "auto":
+        # CUDA is onnxruntime's: a choice of another runtime (or of its variant) means the CPU
+        chosen = VARIANTS.get(precision or "fp32").runtime if runtime is None else runtime
+        provider = "cuda" if chosen == "onnxruntime" and cuda_available() else "cpu"
+    if provider == "cpu":
+        return provider, _cpu_variant(manifest, precision, runtime)
+    if runtime not in (None, "onnxruntime"):
+        raise BadInput(f"--runtime {runtime}: runs on the CPU only; use --provider cpu")
+    require_cuda()
+    variant = precision or manifest.default_cuda_variant
     manifest.variant_hash(variant)  # names the variants there are, if this one is not
     return provider, variant
 
@@ -86,13 +131,30 @@ def pad_batch(ids: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
     return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
 
 
+class OpenVinoSession:
+    """OpenVINO's compiled model behind the one call the scorer makes of a session: run(feeds) -> logits."""
+
+    def __init__(self, model_file: Path, threads: int) -> None:
+        import openvino as ov
+
+        # LATENCY: one stream, every thread on the one batch in flight (the scorer runs one at a time)
+        self.compiled = ov.Core().compile_model(str(model_file), "CPU", {"PERFORMANCE_HINT": "LATENCY",
+                                                                         "INFERENCE_NUM_THREADS": threads})
+        self.request = self.compiled.create_infer_request()
+        self.input_names = [port.any_name for port in self.compiled.inputs]
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self.request.infer(feeds)[0].copy()
+
+
 @dataclass
 class OnnxModel:
-    """An ONNX model file ready to run: `encode` texts, `pad` a batch of ids, `run` it.
+    """A model file ready to run: `encode` texts, `pad` a batch of ids, `run` it.
 
     `OnnxModel.load` opens a variant of an export folder after checking its files against the
     manifest; the plain constructor takes a model file as it is (the export stage's candidates).
-    After creating the session it checks which provider onnxruntime really gave it.
+    After creating an onnxruntime session it checks which provider onnxruntime really gave it.
+    RUNTIME openvino runs an OpenVINO IR file (or an ONNX file) through OpenVINO, on the CPU.
     """
 
     model_file: Path
@@ -104,15 +166,25 @@ class OnnxModel:
     io_binding: bool | None = None  # None: on CUDA only, where it saves a copy of the outputs per batch
     model_hash: str = ""  # the manifest's sha256 of model_file, where loaded from an export folder
     truncation: str = "head"  # how a text over max_length is cut (sentiscore.tokens), from the manifest
+    runtime: str = "onnxruntime"
     session: object = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.encoder = Encoder.from_file(self.tokenizer_file, self.max_length, self.truncation)
+        if self.runtime == "openvino":
+            if self.provider != "cpu":
+                raise BadInput(f"--provider {self.provider}: the OpenVINO variant runs on the CPU; use --provider cpu")
+            if not runtime_installed("openvino"):
+                raise BadInput("--runtime openvino: openvino is not installed here "
+                               "(pip install 'sentiscore[openvino]')")
+            self.session = OpenVinoSession(self.model_file, self.threads or physical_cores())
+            self.input_names, self.io_binding = self.session.input_names, False
+            return
         import onnxruntime as ort
 
         if self.provider == "cuda":
             require_cuda()
         providers = [_ORT_PROVIDER["cuda"], _ORT_PROVIDER["cpu"]] if self.provider == "cuda" else [_ORT_PROVIDER["cpu"]]
-        self.encoder = Encoder.from_file(self.tokenizer_file, self.max_length, self.truncation)
         self.session = ort.InferenceSession(str(self.model_file), session_options(self.threads), providers=providers,
                                             disabled_optimizers=CPU_DISABLED_OPTIMIZERS if self.provider == "cpu"
                                             else None)
@@ -129,14 +201,15 @@ class OnnxModel:
              verify: bool = True, io_binding: bool | None = None) -> OnnxModel:
         """A variant of an export folder, its files first checked against manifest.json (with `verify`)."""
         folder = model if isinstance(model, ExportFolder) else ExportFolder.find(model)
-        if variant not in VARIANT_FILES:
-            raise BadInput(f"--precision {variant}: unknown (use {', '.join(VARIANT_FILES)})")
+        if variant not in VARIANTS:
+            raise BadInput(f"--precision {variant}: unknown (use {', '.join(VARIANTS)})")
         manifest = folder.manifest()
         model_hash = manifest.variant_hash(variant)
         if verify:
-            manifest.verify(folder.path, [VARIANT_FILES[variant], "tokenizer.json", "config.json"])
+            manifest.verify(folder.path, manifest.variant_files(variant))
         return cls(folder.variant_file(variant), folder.path / "tokenizer.json", manifest.max_length,
-                   manifest.pad_token_id, provider, threads, io_binding, model_hash, manifest.truncation)
+                   manifest.pad_token_id, provider, threads, io_binding, model_hash, manifest.truncation,
+                   VARIANTS[variant].runtime)
 
     def warm_up(self, token_budget: int, max_rows: int) -> None:
         """Run the largest batches the budget allows once, so onnxruntime's memory arena reaches its
@@ -163,6 +236,8 @@ class OnnxModel:
             binding.bind_output(self.output_name, "cuda" if self.provider == "cuda" else "cpu")
             self.session.run_with_iobinding(binding)
             return binding.copy_outputs_to_cpu()[0].astype(np.float32, copy=False)
+        if self.runtime == "openvino":
+            return self.session.run(feeds).astype(np.float32, copy=False)
         return self.session.run(None, feeds)[0].astype(np.float32, copy=False)
 
     def logits(self, texts: list[str], batch_rows: int = 64) -> np.ndarray:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from sentiscore import atomic
 from sentiscore.errors import BadInput
-from sentiscore.manifest import MANIFEST, VARIANT_FILES, Manifest
+from sentiscore.manifest import MANIFEST, VARIANTS, Manifest
 from sentiscore.metrics import Metrics
 from sentiscore.recipe import Recipe, load_recipe
 from sentiscore.splits import SPLITS, source_rows
@@ -168,7 +168,7 @@ class ExportFolder:
         atomic.write_json(self.path / MANIFEST, manifest.to_dict())
 
     def variant_file(self, variant: str) -> Path:
-        return self.path / VARIANT_FILES[variant]
+        return self.path / VARIANTS[variant].model_file
 
     @property
     def parity_file(self) -> Path:

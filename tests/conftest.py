@@ -144,6 +144,14 @@ def scored(model: Path, data: Path, out: Path, *flags: str) -> pd.DataFrame:
     return pq.read_table(out).to_pandas()
 
 
+def default_model_file(run: Path) -> str:
+    """The file `score` runs by default: the fastest variant that passed, as timed at export (which
+    one depends on the machine)."""
+    from sentiscore.manifest import VARIANTS, Manifest
+
+    return VARIANTS[Manifest.read(run / "onnx").default_cpu_variant].model_file
+
+
 def load_metrics(run: Path) -> dict:
     return json.loads((run / "metrics.json").read_text())
 

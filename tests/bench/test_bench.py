@@ -46,12 +46,16 @@ def test_every_contender_labels_like_the_scorer(exported, tmp_path):
     data = rotten_tomatoes_file(300, tmp_path)
     reference = bench_run.score(exported / "onnx", data, "--precision", "fp32")["predictions"]
     optimum_dir = models.optimum_exports(exported / "checkpoint", tmp_path / "optimum")
-    for name in (n for n in bench_run.CONTENDERS if n != "sentiscore fp32"):
+    models.optimum_intel_export(exported / "checkpoint", tmp_path / "optimum-intel", exported / "onnx")
+    contenders = [n for n in bench_run.CONTENDERS
+                  if n != "sentiscore fp32" and bench_run.available(n, exported / "onnx")]
+    assert {"sentiscore auto", "sentiscore int8", "optimum-intel int8"} <= set(contenders)
+    for name in contenders:
         predictions = bench_run.run_contender(name, exported / "onnx", optimum_dir, exported / "checkpoint",
                                               data)["predictions"]
         agreement = (predictions == reference).mean()
-        # fp32 contenders compute the same logits; int8 ones round, so a few labels may flip
-        assert agreement >= (0.99 if "int8" not in name else 0.9), name
+        # fp32 contenders compute the same logits; int8 ones (the default among them) round, so a few labels flip
+        assert agreement >= (0.99 if name in ("transformers pipeline", "optimum fp32") else 0.9), name
 
 
 def test_recipes_compares_runs_on_the_first_runs_test_rows(exported):
@@ -68,3 +72,14 @@ def test_recipes_compares_runs_on_the_first_runs_test_rows(exported):
     pytorch = run.metrics().finetuned["test"].accuracy
     assert abs(first["by_source"]["bundled"]["accuracy"] - pytorch) < 0.01  # fp32 computes what PyTorch does
     assert "| bundled (" in recipes.markdown(results)
+
+
+def test_variants_side_by_side_cover_every_cpu_variant_of_the_export(exported, tmp_path):
+    from bench import variants
+    from sentiscore.manifest import Manifest
+
+    table = variants.compare(exported / "onnx", rows=20, rounds=1, work=tmp_path)
+    order = Manifest.read(exported / "onnx").cpu_variants()
+    assert [(r["texts"], r["variant"]) for r in table] == [(s, v) for s in texts.SETS for v in order]
+    assert all(r["agreement_with_fp32"] == 1.0 for r in table if r["variant"] == "fp32")
+    assert all(r["reviews_per_s"] > 0 and r["export_order"] == order.index(r["variant"]) + 1 for r in table)

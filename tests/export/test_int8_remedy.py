@@ -29,7 +29,7 @@ def test_first_recipes_fail_then_embeddings_kept_fp32_pass(trained_run, tmp_path
     weights[embeddings][UNUSED_TOKEN, 0] = 500.0
     save_file(weights, weights_file, metadata={"format": "pt"})
 
-    result = export(run, ExportOptions(limits=Thresholds(max_acc_drop_pp=5.0)))
+    result = export(run, ExportOptions(static=False, limits=Thresholds(max_acc_drop_pp=5.0)))
 
     attempts = result.parity.int8_attempts
     assert [a.recipe for a in attempts] == [r.name for r in INT8_RECIPES]

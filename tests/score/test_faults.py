@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sentiscore.score.job import lock_path, summary_path
-from tests.conftest import REPO, SHARED_DATA, one_line_error, rotten_tomatoes_file, run_cli, scored
+from tests.conftest import REPO, SHARED_DATA, default_model_file, one_line_error, rotten_tomatoes_file, run_cli, scored
 
 FINE = ["--window-rows", "16", "--token-budget", "1024", "--quiet"]  # many small windows: many kill points
 
@@ -127,10 +127,11 @@ def test_truncated_csv(exported, tmp_path, cut):
     assert not out.exists() and not (tmp_path / "out.parquet.job").exists()
 
 
-@pytest.mark.parametrize("missing", ["model.int8.onnx", "tokenizer.json", "manifest.json"])
+@pytest.mark.parametrize("missing", ["the default model", "tokenizer.json", "manifest.json"])
 def test_model_folder_with_a_file_missing(exported, rows, tmp_path, missing):
     import shutil
 
+    missing = default_model_file(exported) if missing == "the default model" else missing
     model = tmp_path / "onnx"
     shutil.copytree(exported / "onnx", model)
     (model / missing).unlink()

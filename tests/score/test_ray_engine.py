@@ -119,7 +119,7 @@ def test_an_actor_restarted_on_another_export_stops_the_job(cluster, exported, r
     run = tmp_path / "run"
     shutil.copytree(exported / "onnx", run / "onnx")
     out = tmp_path / "redeployed.parquet"
-    proc = start_ray_job(run / "onnx", reviews, out, cluster)
+    proc = start_ray_job(run / "onnx", reviews, out, cluster, "--precision", "int8")
     wait_for_parts(out, proc, 3)
     manifest = json.loads((run / "onnx" / "manifest.json").read_text())
     driver_hash = manifest["files"]["model.int8.onnx"]["sha256"]

@@ -12,10 +12,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from sentiscore.cpu import int8_features
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.runs import RunFolder
 from sentiscore.score.job import summary_path
-from tests.conftest import BUNDLED, REPO, SHARED_DATA, one_line_error, run_cli, write_formats
+from tests.conftest import BUNDLED, REPO, SHARED_DATA, default_model_file, one_line_error, run_cli, write_formats
 
 SMALL = ["--window-rows", "64", "--token-budget", "2048", "--quiet"]
 
@@ -43,7 +44,10 @@ def test_ids_order_and_metrics(exported, reviews, tmp_path):
     assert str(out["prob_positive"].dtype) == "float32"
     assert ((out["prob_positive"] > 0.5) == (out["label"] == 1)).all()
     summary = json.loads(summary_path(tmp_path / "out.parquet").read_text())
-    assert summary["rows"] == len(reviews) and summary["provider"] == "cpu" and summary["precision"] == "int8"
+    assert summary["rows"] == len(reviews) and summary["provider"] == "cpu"
+    manifest = json.loads((exported / "onnx" / "manifest.json").read_text())
+    assert summary["precision"] == manifest["cpu_order"][0] == manifest["default_cpu_variant"]  # fastest at export
+    assert summary["cpu"] == int8_features()
     # three figures each rounded to 1 ms: their sum may be off by 1.5 ms
     assert 0 < summary["load_s"] and 0 < summary["scoring_s"] and summary["load_s"] + summary["scoring_s"] <= \
         summary["seconds"] + 1.5e-3 + 1e-9
@@ -176,13 +180,13 @@ def test_altered_model_is_refused(exported, reviews, tmp_path):
 
     model = tmp_path / "onnx"
     shutil.copytree(exported / "onnx", model)
-    with open(model / "model.int8.onnx", "r+b") as f:
+    with open(model / default_model_file(exported), "r+b") as f:
         f.seek(-100, os.SEEK_END)
         f.write(b"\x00" * 50)
     path = tmp_path / "r.parquet"
     reviews.head(10).to_parquet(path, index=False)
     line = one_line_error(run_cli("score", model, path, "-o", tmp_path / "o.parquet"))
-    assert "model.int8.onnx: sha256 differs" in line
+    assert f"{default_model_file(exported)}: sha256 differs" in line
 
 
 def test_io_binding_path_gives_the_same_logits(exported, reviews):

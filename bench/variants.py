@@ -1,0 +1,87 @@
+"""Every CPU variant of an export on the same batches, in one process, passes interleaved.
+
+    python -m bench.variants [RUN] [--rows N] [--rounds R]
+
+`make bench` runs each contender in a process of its own, one after another: on a shared host two runs
+of the very same variant there can differ by 25%. Here every variant's session is loaded once and the
+passes go round-robin (variant A, B, C, A, B, C...), best of ROUNDS each, so a slow minute of the host
+slows every variant alike. Batches are the scorer's own (sorted by length, 1,024 padded tokens at most).
+Writes bench/results/variants.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench import texts
+from bench.run import RESULTS, latest_run
+from sentiscore.export.static_int8 import scorer_batches
+from sentiscore.manifest import Manifest
+from sentiscore.onnx_model import OnnxModel
+
+
+def compare(export: Path, rows: int, rounds: int, work: Path) -> list[dict]:
+    """Rows/s (best of ROUNDS interleaved passes) and agreement with fp32 of every CPU variant, per text set."""
+    manifest = Manifest.read(export)
+    models = {name: OnnxModel.load(export, name) for name in manifest.cpu_variants()}
+    table = []
+    for set_name in texts.SETS:
+        frame = pd.read_parquet(texts.build(set_name, rows, work))
+        feeds = scorer_batches(models["fp32"], frame["text"].tolist())
+        labels = {name: np.concatenate([m.run(f).argmax(-1) for f in feeds]) for name, m in models.items()}
+        best = dict.fromkeys(models, float("inf"))
+        for _ in range(rounds):
+            for name, model in models.items():
+                started = time.perf_counter()
+                for feed in feeds:
+                    model.run(feed)
+                best[name] = min(best[name], time.perf_counter() - started)
+        for name in models:
+            table.append({"texts": set_name, "variant": name, "reviews_per_s": round(len(frame) / best[name], 1),
+                          "x_int8": round(best["int8"] / best[name], 2) if "int8" in best else None,
+                          "agreement_with_fp32": round(float((labels[name] == labels["fp32"]).mean()), 4),
+                          "export_order": manifest.cpu_variants().index(name) + 1})
+            print(json.dumps(table[-1]), flush=True)
+    return table
+
+
+def markdown(results: dict) -> str:
+    lines = [f"# Variants side by side: {results['run']}, {results['rows']} rows per set, best of "
+             f"{results['rounds']} interleaved passes, {results['date']}", "",
+             f"CPU: {results['cpu']['model']}; int8 instruction sets: {', '.join(results['cpu']['int8_flags'])}", "",
+             "| texts | variant | reviews/s | x dynamic int8 | label agreement with fp32 | place in export's order |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['texts']} | {r['variant']} | {r['reviews_per_s']} | {r['x_int8']} | "
+              f"{r['agreement_with_fp32']:.2%} | {r['export_order']} |" for r in results["table"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    import tempfile
+
+    from sentiscore.cpu import int8_features
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", nargs="?", type=Path, help="run folder (default: the newest exported one)")
+    parser.add_argument("--rows", type=int, default=1000, help="rows per text set (default 1000)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved passes per variant (default 5)")
+    args = parser.parse_args()
+    run = args.run or latest_run()
+    with tempfile.TemporaryDirectory(prefix="sentiscore-variants-") as tmp:
+        table = compare(run / "onnx", args.rows, args.rounds, Path(tmp))
+    results = {"run": str(run), "rows": args.rows, "rounds": args.rounds, "date": time.strftime("%F"),
+               "cpu": int8_features(), "table": table}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "variants.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "variants.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

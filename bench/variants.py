@@ -4,8 +4,8 @@
 
 `make bench` runs each contender in a process of its own, one after another: on a shared host two runs
 of the very same variant there can differ by 25%. Here every variant's session is loaded once and the
-passes go round-robin (variant A, B, C, A, B, C...), best of ROUNDS each, so a slow minute of the host
-slows every variant alike. Batches are the scorer's own (sorted by length, 1,024 padded tokens at most).
+passes go round-robin, best of ROUNDS each (export's own timing, `interleaved_speed`). Batches are
+the scorer's own (sorted by length, 1,024 padded tokens at most).
 Writes bench/results/variants.{json,md}.
 """
 
@@ -21,7 +21,7 @@ import pandas as pd
 
 from bench import texts
 from bench.run import RESULTS, latest_run
-from sentiscore.export.static_int8 import scorer_batches
+from sentiscore.export.static_int8 import interleaved_speed, scorer_batches
 from sentiscore.manifest import Manifest
 from sentiscore.onnx_model import OnnxModel
 
@@ -35,16 +35,10 @@ def compare(export: Path, rows: int, rounds: int, work: Path) -> list[dict]:
         frame = pd.read_parquet(texts.build(set_name, rows, work))
         feeds = scorer_batches(models["fp32"], frame["text"].tolist())
         labels = {name: np.concatenate([m.run(f).argmax(-1) for f in feeds]) for name, m in models.items()}
-        best = dict.fromkeys(models, float("inf"))
-        for _ in range(rounds):
-            for name, model in models.items():
-                started = time.perf_counter()
-                for feed in feeds:
-                    model.run(feed)
-                best[name] = min(best[name], time.perf_counter() - started)
+        speed = interleaved_speed(models, feeds, rounds)
         for name in models:
-            table.append({"texts": set_name, "variant": name, "reviews_per_s": round(len(frame) / best[name], 1),
-                          "x_int8": round(best["int8"] / best[name], 2) if "int8" in best else None,
+            table.append({"texts": set_name, "variant": name, "reviews_per_s": speed[name],
+                          "x_int8": round(speed[name] / speed["int8"], 2) if "int8" in speed else None,
                           "agreement_with_fp32": round(float((labels[name] == labels["fp32"]).mean()), 4),
                           "export_order": manifest.cpu_variants().index(name) + 1})
             print(json.dumps(table[-1]), flush=True)

@@ -24,7 +24,7 @@ from sentiscore.export.gate import (
 from sentiscore.export.onnx_export import OPTIMIZE_LEVELS, build_manifest, export_fp32, optimise, tokenizer_settings
 from sentiscore.export.quantize import choose_int8
 from sentiscore.export.report import write_report
-from sentiscore.export.static_int8 import STATIC_MAKERS, Feeds, calibration_rows, rows_per_second, scorer_batches
+from sentiscore.export.static_int8 import STATIC_MAKERS, Feeds, calibration_rows, interleaved_speed, scorer_batches
 from sentiscore.manifest import VARIANTS, Manifest
 from sentiscore.metrics import binary_metrics
 from sentiscore.onnx_model import OnnxModel, runtime_installed
@@ -107,8 +107,9 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
         feeds = scorer_batches(candidate(fp32), calibration["text"].tolist())
         if options.int8 and options.static:
             attempts += [make_static(name, fp32, raw, tmp, feeds, gate) for name in STATIC_MAKERS]
-        speed = {name: rows_per_second(candidate(tmp / VARIANTS[name].model_file, VARIANTS[name].runtime), feeds)
-                 for name in VARIANTS if name != "fp16" and (tmp / VARIANTS[name].model_file).is_file()}
+        cpu_variants = [v for v in VARIANTS if v != "fp16" and (tmp / VARIANTS[v].model_file).is_file()]
+        speed = interleaved_speed(
+            {v: candidate(tmp / VARIANTS[v].model_file, VARIANTS[v].runtime) for v in cpu_variants}, feeds)
         folder = ExportFolder(tmp)
         manifest = build_manifest(tmp, run.checkpoint, options.optimize, chosen, truncation, speed,
                                   calibration["id"].astype(str).tolist() if options.int8 and options.static else [])

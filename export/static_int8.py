@@ -8,6 +8,7 @@ through the same parity gate as the dynamic int8; a variant that fails it is not
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,18 +85,19 @@ STATIC_MAKERS: dict[str, Callable[[Path, Path, Path, Feeds], None]] = {
 }
 
 
-def rows_per_second(model: OnnxModel, feeds: Feeds, passes: int = 3) -> float:
-    """Rows per second over FEEDS, best of PASSES after one warm-up pass (the order, not the figure,
-    is what the scorer uses: a busy machine slows every variant alike)."""
-    import time
-
-    for feed in feeds:
-        model.run(feed)
-    rows = sum(len(f["input_ids"]) for f in feeds)
-    best = float("inf")
-    for _ in range(passes):
-        started = time.perf_counter()
+def interleaved_speed(models: dict[str, OnnxModel], feeds: Feeds, rounds: int = 3) -> dict[str, float]:
+    """Rows per second of each model over FEEDS, best of ROUNDS passes taken round-robin (A, B, C, A, B,
+    C...) after one warm-up pass each: a slow minute of a shared host then slows every model alike, and
+    the order, which is what the scorer uses, holds."""
+    for model in models.values():
         for feed in feeds:
             model.run(feed)
-        best = min(best, time.perf_counter() - started)
-    return round(rows / best, 1)
+    best = dict.fromkeys(models, float("inf"))
+    for _ in range(rounds):
+        for name, model in models.items():
+            started = time.perf_counter()
+            for feed in feeds:
+                model.run(feed)
+            best[name] = min(best[name], time.perf_counter() - started)
+    rows = sum(len(feed["input_ids"]) for feed in feeds)
+    return {name: round(rows / seconds, 1) for name, seconds in best.items()}

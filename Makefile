@@ -14,7 +14,7 @@ INPUT ?= bundled
 # SPLIT=test scores only the rows of INPUT that fell in the run's test split (held out from training)
 SPLIT ?=
 
-.PHONY: setup train export parity score demo test bench lint clean
+.PHONY: setup train export parity score demo distill cascade test bench lint clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,18 @@ score: $(STAMP)
 	$(CLI) score $(RUN) $(INPUT) $(if $(SPLIT),--split $(SPLIT)) --overwrite \
 		-o $(RUN)/scored/$(notdir $(basename $(INPUT)))$(if $(SPLIT),-$(SPLIT)).predictions.parquet
 
+# distil the newest run (TEACHER) into a student run, export it; then the cascade of the two
+TEACHER ?= $(RUN)
+STUDENT ?= $(shell ls -td runs/distill-*/ 2>/dev/null | head -1 | sed 's:/$$::')
+distill: $(STAMP)
+	@test -n "$(TEACHER)" || { echo "no teacher run under runs/: make train export first" >&2; exit 2; }
+	$(CLI) distill $(TEACHER) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+	$(CLI) export $$(ls -td runs/distill-*/ | head -1)
+
+cascade: $(STAMP)
+	@test -n "$(STUDENT)" || { echo "no student run under runs/: make distill first" >&2; exit 2; }
+	$(CLI) cascade $(STUDENT)
+
 # the demo scores the held-out test rows: accuracy over rows the model trained on would flatter it
 demo: train export parity
 	$(MAKE) score SPLIT=test
@@ -51,8 +63,11 @@ demo: train export parity
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# then the student and the cascade against their teacher, where `make distill cascade` made them
 bench: $(STAMP)
 	$(PY) -m bench.run
+	@if ls runs/*/cascade/cascade.json >/dev/null 2>&1; then $(PY) -m bench.distill; \
+	else echo "bench: no cascade under runs/ (make distill cascade): the student and the cascade were not run"; fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -81,7 +81,9 @@ def score(model: Path, data: Path, *flags: str) -> dict:
                            "--quiet", *flags])
         summary = json.loads(out.with_name("out.summary.json").read_text())
         predictions = pq.read_table(out, columns=["label"])["label"].to_numpy()
+    scored_by = summary.get("scored_by")
     return {"rows": summary["rows"], "variant": summary["precision"], "wall_s": round(wall, 2),
+            "teacher_share": scored_by["teacher"] / max(1, summary["rows"]) if scored_by else None,
             "load_s": summary["load_s"],
             "scoring_s": summary["scoring_s"], "peak_rss_mb": round(rss, 1),
             "padded_tokens": summary["this_run"]["padded_tokens"], "tokens": summary["this_run"]["tokens"],

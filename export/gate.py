@@ -84,6 +84,7 @@ class ParityReport:
     data: str = "recipe dataset"
     split: str = "validation"
     int8_attempts: list[Int8Attempt] = field(default_factory=list)
+    teacher_share: float | None = None  # a cascade's: the share of rows its teacher scored
 
     @property
     def passed(self) -> bool:
@@ -102,7 +103,9 @@ class ParityReport:
                 "variants": {n: {**asdict(v), "passed": v.passed} for n, v in self.variants.items()}}
 
     def lines(self) -> list[str]:
-        return [f"parity on {self.data}, split {self.split} ({self.rows} rows):", self.table()]
+        share = [] if self.teacher_share is None else [f"the cascade's teacher scored {self.teacher_share:.1%} "
+                                                       "of the rows"]
+        return [f"parity on {self.data}, split {self.split} ({self.rows} rows):", self.table(), *share]
 
     def write(self, folder: ExportFolder) -> None:
         atomic.write_json(folder.parity_file, self.to_dict())
@@ -117,7 +120,8 @@ class ParityReport:
                    variants={n: VariantParity(**{k: x for k, x in v.items() if k not in drop})
                              for n, v in data["variants"].items()},
                    data=data["data"], split=data["split"],
-                   int8_attempts=[Int8Attempt(**a) for a in data.get("int8_attempts", [])])
+                   int8_attempts=[Int8Attempt(**a) for a in data.get("int8_attempts", [])],
+                   teacher_share=data.get("teacher_share"))
 
     def table(self) -> str:
         """The report as a Markdown table."""
@@ -156,19 +160,27 @@ def compare(name: str, logits: np.ndarray, reference: np.ndarray, labels: np.nda
 
 
 def torch_logits(checkpoint: Path, encoder: Encoder, texts: list[str]) -> np.ndarray:
-    """PyTorch logits for `texts`, tokenised, cut and batched exactly as the ONNX side is."""
-    import torch
+    """PyTorch logits for `texts` from a checkpoint, tokenised, cut and batched exactly as the ONNX side is."""
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(checkpoint, use_safetensors=True).eval()
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint, use_safetensors=True)
     log.adopt_library_loggers()
+    return model_logits(model, encoder, texts)
+
+
+def model_logits(model, encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """A PyTorch model's logits for `texts` in their order, in the parity gate's batches."""
+    import torch
+
+    model = model.eval()
     ids = encoder.encode(texts)
     pad_id = model.config.pad_token_id or 0
     out = []
     with torch.inference_mode():
         for start in range(0, len(ids), BATCH):
             feeds = pad_batch(ids[start:start + BATCH], pad_id)
-            out.append(model(**{k: torch.from_numpy(v) for k, v in feeds.items()}).logits.float().numpy())
+            out.append(model(**{k: torch.from_numpy(v).to(model.device) for k, v in feeds.items()})
+                       .logits.float().cpu().numpy())
     return np.concatenate(out)
 
 

@@ -31,6 +31,28 @@ def _source_rows(metrics: RunMetrics) -> list[str]:
     return [*rows, ""]
 
 
+def _distillation_rows(metrics: RunMetrics) -> list[str]:
+    """A student run (sentiscore distill): its teacher, what it kept, how closely it follows."""
+    d = metrics.distillation
+    if not d:
+        return []
+    teacher = d["teacher_onnx_fp32"]
+    rows = ["## Distillation", "",
+            f"Teacher `{d['teacher']}`: {d['layers']} of its {d['teacher_layers']} layers kept "
+            f"({', '.join(map(str, d['kept']))}), {d['parameters']['student']:,} parameters against "
+            f"{d['parameters']['teacher']:,}; temperature {d['temperature']}, alpha {d['alpha']}; "
+            f"{d['rows']['labelled']} labelled rows, {d['rows'].get('augmented', 0)} variants of their texts and "
+            f"{d['rows']['unlabeled']} unlabelled rows "
+            f"({', '.join(f'`{s}`' for s in d['unlabeled_sources']) or 'none'}), the teacher's logits from its "
+            f"fp32 ONNX export through the scorer ({d['teacher_scored_rows_per_s']} rows/s), kept in "
+            "teacher_logits.parquet.",
+            "", "| split | student accuracy | teacher accuracy (ONNX fp32) | agreement with the teacher |",
+            "|---|---|---|---|"]
+    rows += [f"| {split} | {metrics.finetuned[split].accuracy:.4f} | {teacher[split]['accuracy']:.4f} | {a:.2%} |"
+             for split, a in d["agreement"].items()]
+    return [*rows, ""]
+
+
 def write_report(run: RunFolder) -> Path:
     """Gather metrics.json, the plots, the manifest and parity.json into report.md."""
     m = run.metrics()
@@ -38,7 +60,8 @@ def write_report(run: RunFolder) -> Path:
              f"Recipe `{m.recipe}`: model `{m.model}`, data `{m.dataset}`; rows train {m.rows['train']}, "
              f"validation {m.rows['validation']}, test {m.rows['test']}; trained in {m.train_seconds:.0f} s "
              f"on {m.device}.", "", "## Metrics", "", *_metrics_rows(m), "",
-             *_source_rows(m), "![training and validation loss](loss.png) ![test confusion matrix](confusion.png)",
+             *_source_rows(m), *_distillation_rows(m),
+             "![training and validation loss](loss.png) ![test confusion matrix](confusion.png)",
              ""]
     folder = ExportFolder(run.onnx)
     if (folder.path / MANIFEST).is_file():

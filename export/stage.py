@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from sentiscore import atomic, log
+from sentiscore.cascade import CascadeFolder, CascadeModel
 from sentiscore.errors import BadInput
 from sentiscore.export.gate import (
     Int8Attempt,
@@ -19,6 +20,7 @@ from sentiscore.export.gate import (
     VariantParity,
     check_folder,
     check_variant,
+    compare,
     torch_logits,
 )
 from sentiscore.export.onnx_export import OPTIMIZE_LEVELS, build_manifest, export_fp32, optimise, tokenizer_settings
@@ -27,6 +29,7 @@ from sentiscore.export.report import write_report
 from sentiscore.export.static_int8 import STATIC_MAKERS, Feeds, calibration_rows, interleaved_speed, scorer_batches
 from sentiscore.manifest import VARIANTS, Manifest
 from sentiscore.metrics import binary_metrics
+from sentiscore.models import choose_variant
 from sentiscore.onnx_model import OnnxModel, runtime_installed
 from sentiscore.readers import labelled_parts
 from sentiscore.runs import ExportFolder, RunFolder
@@ -165,9 +168,11 @@ def parity_rows(run: RunFolder, data: str | None, split: str | None, max_rows: i
 def parity(run: RunFolder | str | Path, data: str | None = None, split: str | None = None,
            limits: Thresholds | None = None, max_rows: int | None = None) -> ParityReport:
     """The PyTorch checkpoint against every ONNX variant of the run's export on the same rows; writes
-    parity.json and report.md."""
+    parity.json and report.md. RUN may be a cascade folder: the cascade against its teacher's checkpoint."""
     if max_rows is not None and max_rows < 1:
         raise BadInput(f"--max-rows {max_rows}: must be >= 1")
+    if not isinstance(run, RunFolder) and CascadeFolder.holds(Path(run)):
+        return cascade_parity(CascadeFolder(Path(run)), data, split, limits, max_rows)
     run, limits = _run(run), limits or Thresholds()
     folder = run.export_folder()
     rows = parity_rows(run, data, split, max_rows)
@@ -182,4 +187,30 @@ def parity(run: RunFolder | str | Path, data: str | None = None, split: str | No
                           int8_attempts=made.int8_attempts if made else [])
     report.write(folder)
     write_report(run)
+    return report
+
+
+def cascade_parity(folder: CascadeFolder, data: str | None = None, split: str | None = None,
+                   limits: Thresholds | None = None, max_rows: int | None = None) -> ParityReport:
+    """The cascade (its default variants, files checked) against its teacher's PyTorch checkpoint on
+    the teacher's rows, held to the int8 rule (accuracy drop, one class); writes the folder's parity.json."""
+    limits = limits or Thresholds()
+    teacher = folder.run()
+    if teacher is None:
+        raise BadInput(f"{folder.path}: its teacher run {folder.spec().teacher['run']} is gone; parity compares "
+                       "with the teacher's PyTorch checkpoint")
+    rows = parity_rows(teacher, data, split, max_rows)
+    texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
+    manifest = folder.manifest()
+    encoder = Encoder.from_file(folder.member("teacher").path / "tokenizer.json", manifest.max_length,
+                                manifest.truncation)
+    reference = torch_logits(teacher.checkpoint, encoder, texts)
+    _, variant = choose_variant(folder, "cpu", None, None)
+    logits, doubtful = CascadeModel.load(folder.path, variant).routed_logits(texts)
+    result = compare("cascade", logits, reference, labels, limits)
+    report = ParityReport(len(rows), limits, binary_metrics(labels, reference.argmax(-1)),
+                          {f"cascade {variant}": result}, data=data or "recipe dataset",
+                          split=split or ("validation" if data is None else "all"),
+                          teacher_share=len(doubtful) / max(1, len(rows)))
+    report.write(folder)
     return report

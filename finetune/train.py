@@ -60,6 +60,38 @@ def _log_callback():
     return LogEvents()
 
 
+def training_arguments(recipe, scratch: str, train_rows: int, **extra):
+    """The Trainer's arguments every stage that trains uses (finetune's Recipe and distill's DistillRecipe
+    have the fields read here): bf16/fp16 where CUDA has them, evaluation RECIPE.evals_per_epoch times an
+    epoch, batches grouped by length, nothing saved (the stage writes its own run folder)."""
+    import torch
+    from transformers import TrainingArguments
+
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    eval_steps = max(1, math.ceil(train_rows / recipe.batch_size) // recipe.evals_per_epoch)
+    return TrainingArguments(
+        output_dir=scratch, num_train_epochs=recipe.epochs, learning_rate=recipe.lr,
+        per_device_train_batch_size=recipe.batch_size, per_device_eval_batch_size=64,
+        optim="adamw_torch", weight_decay=recipe.weight_decay, warmup_ratio=recipe.warmup_ratio,
+        eval_strategy="steps", eval_steps=eval_steps, logging_steps=max(1, eval_steps // 4),
+        save_strategy="no", report_to=[], seed=recipe.seed, data_seed=recipe.seed,
+        group_by_length=True, length_column_name="length", bf16=bf16, fp16=cuda and not bf16,
+        dataloader_num_workers=0, use_cpu=not cuda,
+        disable_tqdm=log.is_json(),  # JSON logs: events, not progress bars
+        **extra,
+    )
+
+
+def adopt_log_events(trainer) -> None:
+    """With JSON logs: no progress bar, and the Trainer's logs as `train.log` events, not printed dicts."""
+    from transformers import PrinterCallback
+
+    if log.is_json():
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(_log_callback())
+
+
 def train(recipe: Recipe, splits: dict[str, pd.DataFrame]) -> Trained:
     """Fine-tune the recipe's model on the train split; evaluate on validation and test."""
     import torch
@@ -68,9 +100,7 @@ def train(recipe: Recipe, splits: dict[str, pd.DataFrame]) -> Trained:
         AutoModelForSequenceClassification,
         AutoTokenizer,
         DataCollatorWithPadding,
-        PrinterCallback,
         Trainer,
-        TrainingArguments,
     )
 
     log.adopt_library_loggers()
@@ -89,25 +119,11 @@ def train(recipe: Recipe, splits: dict[str, pd.DataFrame]) -> Trained:
     data = {name: tokenize(frame, encoder) for name, frame in splits.items()}
 
     cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    steps_per_epoch = math.ceil(len(data["train"]) / recipe.batch_size)
-    eval_steps = max(1, steps_per_epoch // recipe.evals_per_epoch)
     with tempfile.TemporaryDirectory(prefix="sentiscore-trainer-") as scratch:
-        args = TrainingArguments(
-            output_dir=scratch, num_train_epochs=recipe.epochs, learning_rate=recipe.lr,
-            per_device_train_batch_size=recipe.batch_size, per_device_eval_batch_size=64,
-            optim="adamw_torch", weight_decay=recipe.weight_decay, warmup_ratio=recipe.warmup_ratio,
-            eval_strategy="steps", eval_steps=eval_steps, logging_steps=max(1, eval_steps // 4),
-            save_strategy="no", report_to=[], seed=recipe.seed, data_seed=recipe.seed,
-            group_by_length=True, length_column_name="length", bf16=bf16, fp16=cuda and not bf16,
-            dataloader_num_workers=0, use_cpu=not cuda,
-            disable_tqdm=log.is_json(),  # JSON logs: events, not progress bars
-        )
+        args = training_arguments(recipe, scratch, len(data["train"]))
         trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["validation"],
                           data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
-        if log.is_json():  # no progress bar, and the logs as events rather than printed dicts
-            trainer.remove_callback(PrinterCallback)
-            trainer.add_callback(_log_callback())
+        adopt_log_events(trainer)
         started = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - started

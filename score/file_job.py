@@ -18,14 +18,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sentiscore import atomic, log
+from sentiscore.cascade import runtime_of
 from sentiscore.cpu import int8_features
 from sentiscore.errors import BadInput, CheckFailed, Interrupted, Stopped, Transient, interrupt_code, io_failure
 from sentiscore.labels import LABEL2ID
-from sentiscore.manifest import VARIANTS, Manifest, sha256_file
+from sentiscore.manifest import Manifest, sha256_file
 from sentiscore.metrics import Metrics
-from sentiscore.onnx_model import resolve_variant
+from sentiscore.models import ModelFolder, choose_variant, find_model
 from sentiscore.readers import BUNDLED, HUB, expand_inputs, read_chunks, row_count
-from sentiscore.runs import ExportFolder
 from sentiscore.score import job as state
 from sentiscore.score.batching import Window, windows
 from sentiscore.score.engines import Engine, ModelSpec
@@ -48,7 +48,7 @@ class ScoreSummary:
     scoring_s: float  # reading, tokenising, inference, committing parts, assembling the output
     model: str
     model_hash: str
-    precision: str  # the variant that scored (manifest.VARIANTS)
+    precision: str  # the variant that scored (manifest.VARIANTS; a cascade's STUDENT+TEACHER)
     provider: str
     engine: str
     resumed: bool
@@ -60,10 +60,11 @@ class ScoreSummary:
     runtime: str = "onnxruntime"
     cpu: dict | None = None  # this machine's int8 instruction sets (sentiscore.cpu), on the CPU provider
     split: str | None = None
+    scored_by: dict | None = None  # a cascade: rows scored by the student and by the teacher
     metrics: Metrics | None = None
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if not (k == "metrics" and v is None)}
+        return {k: v for k, v in asdict(self).items() if not (k in ("metrics", "scored_by") and v is None)}
 
     def lines(self) -> list[str]:
         skipped = self.skipped
@@ -81,6 +82,10 @@ class ScoreSummary:
         if self.cpu is not None:
             lines.append(f"cpu: {self.cpu.get('model') or self.cpu.get('machine')}; int8 instruction sets: "
                          f"{', '.join(self.cpu.get('int8_flags', [])) or 'none'}")
+        if self.scored_by is not None:
+            teacher, rows = self.scored_by["teacher"], max(1, self.rows)
+            lines.append(f"cascade: {self.scored_by['student']} rows scored by the student, {teacher} "
+                         f"({teacher / rows:.1%}) by the teacher")
         if self.metrics is not None:
             lines.append(self.metrics.line())
         return [*lines, f"output: {self.output}"]
@@ -137,7 +142,7 @@ def label_names(manifest: Manifest) -> dict[str, int]:
     return names if sorted(names.values()) == [0, 1] else LABEL2ID
 
 
-def split_members(folder: ExportFolder, specs: list[str], split: str | None) -> set[str] | None:
+def split_members(folder: ModelFolder, specs: list[str], split: str | None) -> set[str] | None:
     """With --split and file inputs: the ids of that split of the model's run (the rows to score)."""
     if split is None or all(s.startswith(HUB) for s in specs):
         return None
@@ -182,9 +187,9 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
     """Score JOB's inputs into one output and its summary; returns the summary. DIGESTS: content hashes
     the caller already computed (the folder job's)."""
     started = time.perf_counter()
-    export = ExportFolder.find(job.model)
+    export = find_model(job.model)
     manifest = export.manifest()
-    provider, variant = resolve_variant(manifest, job.provider, job.precision, job.runtime)
+    provider, variant = choose_variant(export, job.provider, job.precision, job.runtime)
     specs = expand_inputs(job.inputs)
     out = job.output or default_output(job.inputs, job.split)
     check_output_place(out, job.inputs)
@@ -225,11 +230,11 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
             seconds=round(seconds, 3), rows_per_s=round(result["rows"] / seconds, 1) if seconds else None,
             load_s=round(ready - started, 3), scoring_s=round(finished - ready, 3),
             model=str(export.path), model_hash=model_hash, precision=variant, provider=provider,
-            runtime=VARIANTS[variant].runtime, cpu=int8_features() if provider == "cpu" else None,
+            runtime=runtime_of(variant), cpu=int8_features() if provider == "cpu" else None,
             engine=engine.name, resumed=resumed, this_run={**counts, "workers": engine.workers},
             settings=asdict(job.settings), ids="row numbers" if result["row_number_ids"] else job.columns.id or "id",
             labelled_rows=result["labelled"], invalid_labels=result["invalid_labels"],
-            split=job.split, metrics=result.get("metrics"))
+            split=job.split, scored_by=result.get("scored_by"), metrics=result.get("metrics"))
         if result["row_number_ids"]:
             log.warning("ids.row_numbers", output=str(out), reason="an input has no id column")
         try:

@@ -22,9 +22,9 @@ from pathlib import Path
 from sentiscore import atomic, log
 from sentiscore.errors import ERRORS, BadInput, OutputError, io_failure
 from sentiscore.manifest import sha256_file
-from sentiscore.onnx_model import resolve_variant
+from sentiscore.models import choose_variant, find_model
+from sentiscore.models import model_hash as model_hash_of
 from sentiscore.readers import BUNDLED, HUB, bundled_path, check_file, files_in
-from sentiscore.runs import ExportFolder
 from sentiscore.score.engines import Engine
 from sentiscore.score.file_job import check_output_place, score_file
 from sentiscore.score.job import ScoreJob, summary_path
@@ -134,10 +134,9 @@ def collisions(files: list[Path], ledger: dict) -> dict[Path, str]:
 def score_folder(job: ScoreJob, engine: Engine) -> FolderSummary:
     """Score every input file of JOB not yet in the ledger under this model into JOB.output."""
     output_dir = job.output
-    export = ExportFolder.find(job.model)
-    manifest = export.manifest()
-    _, variant = resolve_variant(manifest, job.provider, job.precision, job.runtime)
-    model_hash = manifest.variant_hash(variant)
+    export = find_model(job.model)
+    _, variant = choose_variant(export, job.provider, job.precision, job.runtime)
+    model_hash = model_hash_of(export, variant)
     files = input_files(job)
     check_output_place(output_dir, job.inputs)
     started = time.perf_counter()

@@ -190,6 +190,9 @@ def assemble(folder: Path, output: Path, sources: list[str]) -> dict:
     result = {"rows": rows, "skipped": dict(skipped), "labelled": labelled,
               "invalid_labels": sum(s["invalid_labels"] for s in stats),
               "row_number_ids": any(s["row_number_ids"] for s in stats)}
+    if any("teacher_rows" in s for s in stats):  # a cascade: how many rows each model scored
+        teacher = sum(s.get("teacher_rows", 0) for s in stats)
+        result["scored_by"] = {"student": rows - teacher, "teacher": teacher}
     if labelled:
         result["metrics"] = binary_metrics(np.concatenate(truths), np.concatenate(labels))
     return result

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from sentiscore.cascade import CascadeModel
+from sentiscore.models import load_model
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.score.batching import Window
 from sentiscore.score.engines import EngineOptions, ModelSpec, Scored
@@ -19,12 +21,12 @@ class LocalEngine:
     def __init__(self, options: EngineOptions) -> None:
         self.options = options
         self.spec: ModelSpec | None = None
-        self.model: OnnxModel | None = None
+        self.model: OnnxModel | CascadeModel | None = None
 
     def open(self, model: ModelSpec) -> str:
         """Load the variant (its files checked against the manifest) and warm it up; once per spec."""
         if model != self.spec:
-            self.model = OnnxModel.load(model.folder, model.variant, model.provider, self.options.threads)
+            self.model = load_model(model.folder, model.variant, model.provider, self.options.threads)
             self.model.warm_up(model.settings.token_budget, model.settings.max_batch_rows)
             self.spec = model
         return self.model.model_hash

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from sentiscore.cascade import CascadeModel
 from sentiscore.errors import BadInput
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.readers import INVALID_LABEL, bad_row, bad_row_message
@@ -48,7 +49,7 @@ class Prepared:
     skipped: dict[str, int]
 
 
-def prepare(model: OnnxModel, window: Window, settings: Settings, source: str) -> Prepared:
+def prepare(model: OnnxModel | CascadeModel, window: Window, settings: Settings, source: str) -> Prepared:
     """Tokenise and plan the batches of a window (CPU work that overlaps the previous window's inference)."""
     excluded = set(window.excluded)
     reasons = {i: bad_row(window.ids[i], t) for i, t in enumerate(window.texts) if i not in excluded}
@@ -66,12 +67,36 @@ def prepare(model: OnnxModel, window: Window, settings: Settings, source: str) -
                     skipped)
 
 
-def infer(model: OnnxModel, prepared: Prepared, settings: Settings, source: str) -> tuple[pa.Table, dict]:
+def run_batches(model: OnnxModel, ids: list[list[int]], batches: list[np.ndarray]) -> np.ndarray:
+    """Logits of rows IDS, batch by batch, in the rows' order."""
+    logits = np.zeros((len(ids), 2), dtype=np.float32)
+    for batch in batches:
+        logits[batch] = model.run(model.pad([ids[i] for i in batch]))
+    return logits
+
+
+def window_logits(model: OnnxModel | CascadeModel, prepared: Prepared,
+                  settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of the window's rows, and which of them the teacher scored (a cascade: the student's
+    doubtful rows, sorted and batched again for the teacher, so it too pads only to its own rows)."""
+    teacher = np.zeros(len(prepared.ids), dtype=bool)
+    if not isinstance(model, CascadeModel):
+        return run_batches(model, prepared.ids, prepared.batches), teacher
+    logits = run_batches(model.student, prepared.ids, prepared.batches)
+    doubtful = model.route(logits)
+    if len(doubtful):
+        lengths = np.array([len(prepared.ids[i]) for i in doubtful], dtype=np.int64)
+        batches = [doubtful[b] for b in plan_batches(lengths, settings.token_budget, settings.max_batch_rows)]
+        logits[doubtful] = run_batches(model.teacher, prepared.ids, batches)[doubtful]
+        teacher[doubtful] = True
+    return logits, teacher
+
+
+def infer(model: OnnxModel | CascadeModel, prepared: Prepared, settings: Settings,
+          source: str) -> tuple[pa.Table, dict]:
     """Run the batches; return the window's predictions in input order and its counts (with the hash of
     the model that scored it: the stage checks it is the job's)."""
-    logits = np.zeros((len(prepared.ids), 2), dtype=np.float32)
-    for batch in prepared.batches:
-        logits[batch] = model.run(model.pad([prepared.ids[i] for i in batch]))
+    logits, by_teacher = window_logits(model, prepared, settings)
     window, skipped, keep = prepared.window, dict(prepared.skipped), prepared.keep
     finite = np.isfinite(logits).all(axis=1)
     if not finite.all():
@@ -80,7 +105,7 @@ def infer(model: OnnxModel, prepared: Prepared, settings: Settings, source: str)
             raise BadInput(f"{source}: row {window.start + row} (id {window.ids[row]}): the model gave NaN or "
                            "infinite logits (--on-bad-row fail; try --precision fp32)")
         skipped[NON_FINITE] = skipped.get(NON_FINITE, 0) + int((~finite).sum())
-        keep, logits = keep[finite], logits[finite]
+        keep, logits, by_teacher = keep[finite], logits[finite], by_teacher[finite]
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     prob = (shifted[:, 1] / shifted.sum(axis=1)).astype(np.float32)
     truth = [window.labels[i] for i in keep] if window.labels is not None else [None] * len(keep)
@@ -92,11 +117,15 @@ def infer(model: OnnxModel, prepared: Prepared, settings: Settings, source: str)
         "prob_positive": pa.array(prob),
         "label_true": pa.array(truth, pa.int8()),  # null where the row has no usable label
     }
+    if isinstance(model, CascadeModel):
+        columns["scored_by"] = pa.array(np.where(by_teacher, "teacher", "student").tolist(), pa.string())
     tokens = int(sum(len(x) for x in prepared.ids))
     padded = int(sum(len(b) * max(len(prepared.ids[i]) for i in b) for b in prepared.batches))
     stats = {"rows": len(keep), "skipped": skipped, "tokens": tokens, "padded_tokens": padded,
              "batches": len(prepared.batches), "labelled": sum(t is not None for t in truth),
              "invalid_labels": invalid, "row_number_ids": window.row_number_ids, "model_hash": model.model_hash}
+    if isinstance(model, CascadeModel):
+        stats["teacher_rows"] = int(by_teacher.sum())
     return pa.table(columns), stats
 
 
@@ -117,5 +146,6 @@ def release_free_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-def score_window(model: OnnxModel, window: Window, settings: Settings, source: str) -> tuple[pa.Table, dict]:
+def score_window(model: OnnxModel | CascadeModel, window: Window, settings: Settings,
+                 source: str) -> tuple[pa.Table, dict]:
     return infer(model, prepare(model, window, settings, source), settings, source)

@@ -23,8 +23,7 @@ from collections.abc import Iterator
 from sentiscore import log
 from sentiscore.cpu import differences
 from sentiscore.errors import BadInput, Transient, first_line
-from sentiscore.manifest import VARIANTS
-from sentiscore.runs import ExportFolder
+from sentiscore.models import find_model, is_int8, model_hash
 from sentiscore.score.batching import Window
 from sentiscore.score.engines import EngineOptions, ModelSpec, Scored
 
@@ -47,14 +46,14 @@ def _scorer_class():
     import ray
 
     from sentiscore.cpu import int8_features
-    from sentiscore.onnx_model import OnnxModel
+    from sentiscore.models import load_model
     from sentiscore.score.predict import release_free_memory, score_window
 
     @ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)
     class Scorer:
         def __init__(self, spec: ModelSpec, threads: int) -> None:
             self.spec = spec
-            self.model = OnnxModel.load(spec.folder, spec.variant, spec.provider, threads)
+            self.model = load_model(spec.folder, spec.variant, spec.provider, threads)
             self.model.warm_up(spec.settings.token_budget, spec.settings.max_batch_rows)
 
         def cpu(self) -> tuple[str, dict]:
@@ -71,7 +70,7 @@ def _scorer_class():
 def check_cpus(variant: str, export_cpu: dict, nodes: dict[str, dict]) -> None:
     """Warn where int8 may round differently: nodes whose int8 instruction sets differ from each other's
     or from the exporting machine's (a row near the boundary can then get another label)."""
-    if VARIANTS[variant].precision != "int8" or not nodes:
+    if not is_int8(variant) or not nodes:
         return
     first, reference = next(iter(nodes.items()))
     for node, features in nodes.items():
@@ -100,10 +99,8 @@ class RayEngine:
         cluster, start the actors; once per spec."""
         if model == self.spec:
             return self.model_hash
-        folder = ExportFolder(model.folder.resolve())
-        manifest = folder.manifest()
-        self.model_hash = manifest.variant_hash(model.variant)
-        manifest.verify(folder.path, manifest.variant_files(model.variant))
+        folder = find_model(model.folder.resolve())
+        self.model_hash = model_hash(folder, model.variant, verify=True)
         try:
             import ray
         except ImportError:
@@ -126,7 +123,8 @@ class RayEngine:
         spec = ModelSpec(folder.path, model.variant, model.provider, model.settings)
         scorer = _scorer_class()
         self.actors = [scorer.remote(spec, self.options.threads or 1) for _ in range(count)]
-        check_cpus(model.variant, manifest.export_cpu, dict(ray.get([actor.cpu.remote() for actor in self.actors])))
+        nodes = dict(ray.get([actor.cpu.remote() for actor in self.actors]))
+        check_cpus(model.variant, folder.manifest().export_cpu, nodes)
         self.spec = model
         return self.model_hash
 

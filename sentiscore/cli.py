@@ -50,6 +50,24 @@ def _parity(args: argparse.Namespace):
     return report, "parity.end", failed
 
 
+def _distill(args: argparse.Namespace):
+    from sentiscore.distill import distill
+    from sentiscore.recipe import DistillRecipe, load_recipe, recipe_overrides
+
+    recipe = load_recipe(args.recipe, DistillRecipe, **recipe_overrides(args, DistillRecipe))
+    return distill(args.teacher_run, recipe, args.output), "distill.end", None
+
+
+def _cascade(args: argparse.Namespace):
+    from sentiscore.distill import cascade
+
+    result = cascade(args.student_run, args.teacher_run, args.output, args.max_acc_drop, args.overwrite,
+                     args.threshold, not args.no_compare)
+    failed = None if result.parity.passed else \
+        CheckFailed(f"{result.folder.path}: parity gate failed ({result.parity.failures()})")
+    return result, "cascade.end", failed
+
+
 def _score(args: argparse.Namespace):
     from sentiscore.readers import Columns
     from sentiscore.score import EngineOptions, ScoreJob, Settings, make_engine, score
@@ -80,7 +98,7 @@ def _emit(result, event: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sentiscore.recipe import add_recipe_flags
+    from sentiscore.recipe import DistillRecipe, add_recipe_flags
 
     parser = _Parser(prog="sentiscore", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -114,16 +132,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_export)
 
     p = sub.add_parser("parity", parents=[gate], help="compare the PyTorch checkpoint with every ONNX variant")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder, or a cascade folder (against its teacher)")
     p.add_argument("--data", help="SOURCE to compare on, whole unless --split (default: the run's own data)")
     p.add_argument("--split", help="train, validation, test or all (default: validation of the run's own data)")
     p.add_argument("--max-rows", type=int, help="compare on the first N rows only")
     p.set_defaults(run=_parity)
 
+    p = sub.add_parser("distill", help="distil an exported teacher run into a smaller student run")
+    p.add_argument("teacher_run", metavar="TEACHER_RUN", help="an exported run folder")
+    p.add_argument("--recipe", default="distill", help="a shipped distill recipe's name (default: distill) or a "
+                   ".toml path")
+    p.add_argument("--output", type=Path, help="student run folder (default runs/RECIPE-TIMESTAMP)")
+    add_recipe_flags(p, DistillRecipe)
+    p.set_defaults(run=_distill)
+
+    p = sub.add_parser("cascade", help="a student and its teacher in one model folder: the teacher scores the rows "
+                       "the student is unsure of")
+    p.add_argument("student_run", metavar="STUDENT_RUN", help="an exported student run (sentiscore distill)")
+    p.add_argument("teacher_run", metavar="TEACHER_RUN", nargs="?",
+                   help="its exported teacher run (default: the teacher the student was distilled from)")
+    p.add_argument("--output", type=Path, help="cascade folder (default STUDENT_RUN/cascade)")
+    p.add_argument("--max-acc-drop", type=float, default=0.5, metavar="PP",
+                   help="the threshold keeps validation accuracy within PP points of the teacher's (default 0.5)")
+    p.add_argument("--threshold", type=float, help="a fixed threshold on the student's top probability instead "
+                   "(0: the student scores every row, 1.01: the teacher does)")
+    p.add_argument("--no-compare", action="store_true", help="skip the table of every model on the test split "
+                   "(metrics.json, report.md), which trains the RNN and LSTM baselines")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing cascade folder")
+    p.set_defaults(run=_cascade)
+
     from sentiscore.score.engines import ENGINES
 
     p = sub.add_parser("score", help="score review files or dataset splits with an exported model")
-    p.add_argument("model", metavar="MODEL", help="an export folder (RUN_DIR/onnx) or a run folder")
+    p.add_argument("model", metavar="MODEL", help="an export folder (RUN_DIR/onnx), a run folder, or a cascade folder")
     p.add_argument("inputs", metavar="INPUT", nargs="+",
                    help=".parquet/.csv/.jsonl files, folders, bundled, hub:NAME")
     p.add_argument("-o", "--output", help="output .parquet (default: INPUT's name + .predictions.parquet), "

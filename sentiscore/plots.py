@@ -12,8 +12,9 @@ import matplotlib.pyplot as plt
 from sentiscore.labels import ID2LABEL
 
 
-def plot_loss(history: list[dict], path: Path) -> None:
-    """Training loss per logging step and validation loss per evaluation, against the epoch."""
+def plot_loss(history: list[dict], path: Path, loss: str = "cross-entropy loss") -> None:
+    """Training loss per logging step and validation loss per evaluation, against the epoch; a student's
+    agreement with its teacher at each evaluation too, on a second axis, where the history has it."""
     train = [(h["epoch"], h["loss"]) for h in history if "loss" in h]
     val = [(h["epoch"], h["eval_loss"]) for h in history if "eval_loss" in h]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -22,9 +23,15 @@ def plot_loss(history: list[dict], path: Path) -> None:
     if val:
         ax.plot(*zip(*val), marker="o", label="validation loss")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("cross-entropy loss")
+    ax.set_ylabel(loss)
     ax.set_title("Loss")
-    ax.legend()
+    ax.legend(loc="upper left")
+    agreement = [(h["epoch"], h["eval_agreement"]) for h in history if "eval_agreement" in h]
+    if agreement:
+        right = ax.twinx()
+        right.plot(*zip(*agreement), marker="s", color="tab:green", label="agreement with the teacher")
+        right.set_ylabel("validation agreement with the teacher")
+        right.legend(loc="upper right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

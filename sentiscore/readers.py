@@ -427,6 +427,15 @@ def labelled_table(spec: str, columns: Columns, split: str | None = None, id_pre
     return pd.concat(frames, ignore_index=True)
 
 
+def text_table(spec: str, columns: Columns = Columns()) -> pd.DataFrame:
+    """An input's usable rows (id, text), labels or none: texts to score or distil on. Rows without an
+    id or a usable text are left out."""
+    rows = [(chunk.ids[i], text) for chunk in read_chunks(spec, columns) for i, text in enumerate(chunk.texts)
+            if bad_row(chunk.ids[i], text) is None]
+    if not rows:
+        raise BadInput(f"{spec}: no rows with a text")
+    return pd.DataFrame(rows, columns=["id", "text"])
+
 # A hub dataset's labelled splits, by the names datasets give them (IMDB's `unsupervised` has no labels).
 HUB_SPLITS = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation",
               "test": "test"}

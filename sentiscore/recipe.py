@@ -33,6 +33,7 @@ def _setting(default: Any, help: str, check: tuple[Any, str] | None = None, flag
 
 
 POSITIVE = (lambda v: v > 0, "> 0")
+KEEP = ("spread", "bottom")  # a student's layers: spread over the teacher's, or its bottom ones
 AT_LEAST_ONE = (lambda v: v >= 1, ">= 1")
 
 
@@ -117,13 +118,7 @@ class Recipe:
     evals_per_epoch: int = _setting(4, "validation passes per epoch", AT_LEAST_ONE)
 
     def __post_init__(self) -> None:
-        hints = get_type_hints(Recipe)
-        for f in dataclasses.fields(self):
-            value = _coerce(f.name, getattr(self, f.name), hints[f.name])
-            object.__setattr__(self, f.name, value)
-            check = f.metadata["check"]
-            if value is not None and check and not check[0](value):
-                raise RecipeError(f.name, f"must be {check[1]}, got {value!r}")
+        check_settings(self)
         names = [s.name for s in self.dataset]
         if not names:
             raise RecipeError("dataset", "must name at least one source")
@@ -144,6 +139,66 @@ class Recipe:
         plain = len(self.dataset) == 1 and self.dataset[0] == Source(self.dataset[0].source)
         values["dataset"] = self.dataset[0].source if plain else [s.to_toml() for s in self.dataset]
         return tomli_w.dumps({k: v for k, v in values.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class DistillRecipe:
+    """Everything that decides a distillation (`sentiscore distill TEACHER_RUN`); the teacher run gives
+    the rest (its data, splits, max length, truncation, tokenizer). Saved as distill.toml in the student run."""
+
+    name: str = _setting("distill", "recipe name")
+    # None: half the teacher's layers (DistilBERT's 6 of 12); fewer layers, faster student
+    layers: int | None = _setting(None, "student layers, spread over the teacher's (default half of them)",
+                                  AT_LEAST_ONE)
+    # spread: DistilBERT's (first to last, evenly); bottom: the first N, whose features stay as they were trained
+    keep: str = _setting("spread", "which teacher layers the student keeps: spread (DistilBERT's) or bottom",
+                         (lambda v: v in KEEP, f"one of {', '.join(KEEP)}"))
+    # empty: the teacher's own training split; else these labelled sources instead
+    data: list[str] = _setting([], "labelled SOURCE to train on instead of the teacher's training split (repeat)")
+    # texts to score anyway (the very files users score): the teacher labels them, softly
+    unlabeled: list[str] = _setting([], "unlabelled SOURCE of in-domain texts (repeat); labels, if any, are unused")
+    # None: every unlabelled row; a cap is a seeded sample per source, so runs repeat
+    max_unlabeled_rows: int | None = _setting(None, "at most N rows of each unlabelled source (seeded sample)",
+                                              AT_LEAST_ONE)
+    # 0: none; N: N masked / n-gram variants of each labelled text, labelled by the teacher alone (distill/augment.py)
+    augment: int = _setting(0, "variants of each labelled training text for the teacher to label (Tang et al. 2019)",
+                            (lambda v: v >= 0, ">= 0"))
+    # a relative --data/--unlabeled file is looked up here first (make's DATA_DIR: ../shared/data)
+    data_dir: str | None = _setting(None, "folder where relative --data/--unlabeled files are looked up first")
+    # 2: Hinton et al.'s and DistilBERT's softening; higher spreads the teacher's doubt further
+    temperature: float = _setting(2.0, "softmax temperature of the distillation loss", POSITIVE)
+    # half KL to the teacher, half cross-entropy on gold labels (rows without a label: KL only)
+    alpha: float = _setting(0.5, "weight of the KL term (1 - alpha: cross-entropy on gold labels)",
+                            (lambda v: 0 <= v <= 1, "in [0, 1]"))
+    # a few passes: the student starts from the teacher's own layers, so it is close already
+    epochs: float = _setting(2.0, "training epochs (may be fractional)", POSITIVE)
+    # the fine-tuning rate of small BERTs: the student's layers are the teacher's, not a cold start
+    lr: float = _setting(1e-4, "peak learning rate (AdamW)", (lambda v: 0 < v < 1, "in (0, 1)"))
+    # 32: twice finetune's; the soft targets are a smoother signal than labels alone
+    batch_size: int = _setting(32, "training batch size", AT_LEAST_ONE)
+    weight_decay: float = _setting(0.01, "AdamW weight decay", (lambda v: v >= 0, ">= 0"))
+    warmup_ratio: float = _setting(0.1, "share of steps spent warming the learning rate up",
+                                   (lambda v: 0 <= v < 1, "in [0, 1)"))
+    seed: int = _setting(42, "random seed (samples, training order)", (lambda v: v >= 0, ">= 0"))
+    evals_per_epoch: int = _setting(4, "validation passes per epoch (loss and agreement curves)", AT_LEAST_ONE)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+    def to_toml(self) -> str:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return tomli_w.dumps({k: v for k, v in values.items() if v is not None})
+
+
+def check_settings(recipe: Any) -> None:
+    """Coerce every field of a recipe dataclass to its type and check its range (RecipeError names it)."""
+    hints = get_type_hints(type(recipe))
+    for f in dataclasses.fields(recipe):
+        value = _coerce(f.name, getattr(recipe, f.name), hints[f.name])
+        object.__setattr__(recipe, f.name, value)
+        check = f.metadata["check"]
+        if value is not None and check and not check[0](value):
+            raise RecipeError(f.name, f"must be {check[1]}, got {value!r}")
 
 
 class RecipeError(BadInput):
@@ -201,65 +256,72 @@ def _sources(value: Any) -> list[Source]:
     return out
 
 
-def flag_name(field_name: str) -> str:
-    f = next(f for f in dataclasses.fields(Recipe) if f.name == field_name)
+def flag_name(field_name: str, kind: type = Recipe) -> str:
+    f = next(f for f in dataclasses.fields(kind) if f.name == field_name)
     return "--" + (f.metadata["flag"] or f.name.replace("_", "-"))
 
 
-def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+def add_recipe_flags(parser: argparse.ArgumentParser, kind: type = Recipe) -> None:
     """One flag per recipe setting (but its name), typed as the field, help from the field."""
-    hints = get_type_hints(Recipe)
-    for f in dataclasses.fields(Recipe):
+    hints = get_type_hints(kind)
+    for f in dataclasses.fields(kind):
         if f.name == "name":
             continue
-        kind, _ = _kind(hints[f.name])
-        if get_origin(kind) is list:
-            parser.add_argument(flag_name(f.name), dest=f.name, action="append", help=f.metadata["help"])
+        of, _ = _kind(hints[f.name])
+        if get_origin(of) is list:
+            parser.add_argument(flag_name(f.name, kind), dest=f.name, action="append", help=f.metadata["help"])
         else:
-            parser.add_argument(flag_name(f.name), dest=f.name, type=kind, help=f.metadata["help"])
+            parser.add_argument(flag_name(f.name, kind), dest=f.name, type=of, help=f.metadata["help"])
 
 
-def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
+def recipe_overrides(args: argparse.Namespace, kind: type = Recipe) -> dict[str, Any]:
     """The recipe settings given as flags (those left unset are None and change nothing)."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(Recipe) if f.name != "name"}
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(kind) if f.name != "name"}
 
 
-def recipe_names() -> list[str]:
-    return sorted(p.name.removesuffix(".toml") for p in resources.files("sentiscore.configs").iterdir()
-                  if p.name.endswith(".toml"))
+def _shipped(name: str) -> str:
+    return resources.files("sentiscore.configs").joinpath(f"{name}.toml").read_text(encoding="utf-8")
 
 
-def load_recipe(name_or_path: str = "default", **overrides: Any) -> Recipe:
-    """A shipped recipe by NAME, or a .toml file, with the overrides that are not None applied."""
+def recipe_names(kind: type = Recipe) -> list[str]:
+    """The shipped recipes of KIND (a fine-tuning Recipe or a DistillRecipe): those whose settings it knows."""
+    known = {f.name for f in dataclasses.fields(kind)}
+    names = sorted(p.name.removesuffix(".toml") for p in resources.files("sentiscore.configs").iterdir()
+                   if p.name.endswith(".toml"))
+    return [n for n in names if set(tomllib.loads(_shipped(n))) <= known]
+
+
+def load_recipe(name_or_path: str = "default", kind: type = Recipe, **overrides: Any) -> Any:
+    """A shipped recipe of KIND by NAME, or a .toml file, with the overrides that are not None applied."""
     if name_or_path.endswith(".toml"):
         path = Path(name_or_path)
         if not path.is_file():
             raise BadInput(f"--recipe {name_or_path}: no such file")
         text = path.read_text(encoding="utf-8")
-    elif name_or_path in recipe_names():
+    elif name_or_path in recipe_names(kind):
         path = Path(f"configs/{name_or_path}.toml")
-        text = resources.files("sentiscore.configs").joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
+        text = _shipped(name_or_path)
     else:
-        raise BadInput(f"--recipe {name_or_path}: unknown recipe (known: {', '.join(recipe_names())}; "
+        raise BadInput(f"--recipe {name_or_path}: unknown recipe (known: {', '.join(recipe_names(kind))}; "
                        "or give a .toml path)")
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{path}: invalid TOML ({exc})") from None
-    known = {f.name for f in dataclasses.fields(Recipe)}
+    known = {f.name for f in dataclasses.fields(kind)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise BadInput(f"{path}: unknown recipe setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
     values.setdefault("name", path.stem)
     try:
-        recipe = Recipe(**values)
+        recipe = kind(**values)
     except RecipeError as exc:
         raise BadInput(f"{path}: {exc}") from None
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return dataclasses.replace(recipe, **given)
     except RecipeError as exc:
-        raise BadInput(f"{flag_name(exc.name.split('.')[0])} {exc.reason}") from None
+        raise BadInput(f"{flag_name(exc.name.split('.')[0], kind)} {exc.reason}") from None
 
 
 def resolve_model(name: str) -> str:

@@ -58,6 +58,7 @@ class RunMetrics:
     baseline_tfidf_logreg: dict[str, Metrics]
     loss_history: list[dict]
     sources: dict[str, SourceMetrics] = field(default_factory=dict)  # runs before several sources: none
+    distillation: dict = field(default_factory=dict)  # a student run (sentiscore distill): its teacher and how
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -166,3 +166,51 @@ def write_formats(frame: pd.DataFrame, folder: Path, stem: str = "rows") -> dict
     frame.to_csv(paths["csv"], index=False, quoting=csv.QUOTE_NONNUMERIC)
     frame.to_json(paths["jsonl"], orient="records", lines=True, force_ascii=False)
     return paths
+
+
+@pytest.fixture(scope="session")
+def distilled(exported, tmp_path_factory) -> Path:
+    """A one-layer student of the tiny exported run, distilled through the CLI on the teacher's training
+    rows and 300 unlabelled Rotten Tomatoes snippets (JSON logs, as above), then exported (dynamic int8
+    only: quick)."""
+    folder = tmp_path_factory.mktemp("distill")
+    unlabeled = rotten_tomatoes_file(300, folder)
+    run = folder / "student"
+    result = run_cli("--log-format", "json", "distill", exported, "--layers", "1", "--unlabeled", unlabeled,
+                     "--epochs", "1", "--lr", "3e-4", "--batch-size", "16", "--output", run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = json_events(result.stderr)
+    assert events[0]["event"] == "distill.start" and events[-1]["event"] == "distill.end"
+    result = run_cli("export", run, "--no-static")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run
+
+
+@pytest.fixture(scope="session")
+def cascade_dir(distilled, exported) -> Path:
+    """The cascade of the student and its teacher, its threshold chosen on the validation split."""
+    out = distilled.parent / "cascade"
+    result = run_cli("cascade", distilled, exported, "--output", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def cascade_reviews(tmp_path_factory) -> Path:
+    return rotten_tomatoes_file(600, tmp_path_factory.mktemp("cascade-reviews"))
+
+
+@pytest.fixture(scope="session")
+def split_cascade(distilled, exported, cascade_reviews) -> Path:
+    """A cascade whose threshold is the student's median top probability on CASCADE_REVIEWS: the
+    teacher re-scores about half of those rows (the tiny pair's own choice may be either extreme)."""
+    import numpy as np
+
+    student = scored(distilled, cascade_reviews, cascade_reviews.with_name("student.parquet"), "--quiet")
+    threshold = float(np.median(np.maximum(student["prob_positive"], 1 - student["prob_positive"])))
+    out = distilled.parent / "split-cascade"
+    # a threshold of our choosing, not the gate's: held to no accuracy limit (what it tests is the routing)
+    result = run_cli("cascade", distilled, exported, "--output", out, "--threshold", threshold, "--no-compare",
+                     "--max-acc-drop", "100")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out

@@ -119,7 +119,8 @@ def test_an_actor_restarted_on_another_export_stops_the_job(cluster, exported, r
     run = tmp_path / "run"
     shutil.copytree(exported / "onnx", run / "onnx")
     out = tmp_path / "redeployed.parquet"
-    proc = start_ray_job(run / "onnx", reviews, out, cluster, "--precision", "int8")
+    # windows of 8 rows: the job outlasts the redeploy below on a fast machine too (64-row windows finished first)
+    proc = start_ray_job(run / "onnx", reviews, out, cluster, "--precision", "int8", "--window-rows", "8")
     wait_for_parts(out, proc, 3)
     manifest = json.loads((run / "onnx" / "manifest.json").read_text())
     driver_hash = manifest["files"]["model.int8.onnx"]["sha256"]
@@ -149,3 +150,14 @@ def test_sigterm_stops_a_ray_job_consistently(cluster, exported, reviews, local_
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
     pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), local_predictions)
+
+
+def test_a_cascade_on_the_cluster_equals_the_local_engine(cluster, split_cascade, reviews):
+    """Each actor loads both models of the cascade; the teacher re-scores the same rows as locally."""
+    local = scored(split_cascade, reviews, reviews.with_name("cascade-local.parquet"), *SMALL)
+    assert (local["scored_by"] == "teacher").any() and (local["scored_by"] == "student").any()
+    out = reviews.with_name("cascade-ray.parquet")
+    proc = start_ray_job(split_cascade, reviews, out, cluster)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), local)

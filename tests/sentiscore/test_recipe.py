@@ -111,3 +111,18 @@ def test_dataset_flags_make_one_source_each():
     recipe = load_recipe("general", **recipe_overrides(args))
     assert recipe.dataset == [Source("bundled"), Source("hub:imdb")] and recipe.data_dir == "/d"
     assert recipe.sources_label == "bundled=bundled + imdb=hub:imdb"
+
+
+def test_distill_recipes_are_their_own_kind():
+    from sentiscore.recipe import DistillRecipe
+
+    assert "distill" in recipe_names(DistillRecipe) and "distill" not in recipe_names()
+    assert "default" not in recipe_names(DistillRecipe)
+    recipe = load_recipe("distill", DistillRecipe, layers=3)
+    assert recipe.layers == 3 and recipe.unlabeled == ["imdb_reviews.parquet", "rotten_tomatoes.parquet"]
+    with pytest.raises(BadInput, match="--alpha must be in"):
+        load_recipe("distill", DistillRecipe, alpha=2)
+    with pytest.raises(BadInput, match="--keep must be one of"):
+        load_recipe("distill", DistillRecipe, keep="top")
+    with pytest.raises(BadInput, match="unknown recipe"):
+        load_recipe("default", DistillRecipe)

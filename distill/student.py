@@ -1,0 +1,66 @@
+"""A student initialised from its teacher, DistilBERT's way: the teacher's embeddings, every other
+layer (or N layers spread over the teacher's), its pooler and head, its tokenizer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sentiscore import log
+from sentiscore.errors import BadInput
+
+# BERT: bert.encoder.layer.N.*, DistilBERT: distilbert.transformer.layer.N.*
+_LAYER_KEY = re.compile(r"^(.*\.layer\.)(\d+)(\..*)$")
+
+
+def spread_layers(teacher_layers: int, layers: int) -> list[int]:
+    """Which teacher layers the student keeps: LAYERS of them spread evenly from the first to the last
+    (12 -> 6 gives DistilBERT's own choice, 0 2 4 7 9 11; 6 -> 3 gives 0 2 5; N -> 1 gives 0)."""
+    return [int(i) for i in np.linspace(0, teacher_layers - 1, layers).round()] if layers > 1 else [0]
+
+
+def kept_layers(teacher_layers: int, layers: int, keep: str) -> list[int]:
+    """spread: spread_layers; bottom: the first LAYERS (dropping the top layers loses least after
+    fine-tuning: Sajjad et al. 2020, "On the Effect of Dropping Layers of Pre-trained Transformer Models")."""
+    return spread_layers(teacher_layers, layers) if keep == "spread" else list(range(layers))
+
+
+@dataclass
+class Student:
+    model: object
+    tokenizer: object
+    kept: list[int]  # the teacher's layers, in order, that became the student's
+    teacher_layers: int
+    teacher_parameters: int
+
+
+def student_from_teacher(checkpoint: Path, layers: int | None, keep: str = "spread") -> Student:
+    """The student of the teacher's checkpoint: its config with fewer layers, and its weights, the
+    layers not kept left out."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    teacher = AutoModelForSequenceClassification.from_pretrained(checkpoint, use_safetensors=True)
+    log.adopt_library_loggers()
+    total = teacher.config.num_hidden_layers
+    layers = layers or max(1, total // 2)
+    if not 1 <= layers < total:
+        raise BadInput(f"--layers {layers}: must be in [1, {total - 1}] (the teacher has {total} layers)")
+    kept = kept_layers(total, layers, keep)
+    config = teacher.config.__class__.from_dict({**teacher.config.to_dict(), "num_hidden_layers": layers})
+    student = AutoModelForSequenceClassification.from_config(config)
+    weights = {}
+    for key, value in teacher.state_dict().items():
+        match = _LAYER_KEY.match(key)
+        if match is None:
+            weights[key] = value
+        elif int(match[2]) in kept:
+            weights[f"{match[1]}{kept.index(int(match[2]))}{match[3]}"] = value
+    student.load_state_dict(weights, strict=True)
+    return Student(student, AutoTokenizer.from_pretrained(checkpoint, use_fast=True), kept, total, parameters(teacher))
+
+
+def parameters(model) -> int:
+    return int(sum(p.numel() for p in model.parameters()))

@@ -1,0 +1,151 @@
+"""The cascade: its threshold, its folder, scoring with it (exactly the student at 0, the teacher at
+1.01), a tampered folder refused, kill and resume, parity against the teacher's checkpoint."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from sentiscore.distill.cascade import ALL_TO_TEACHER, choose_threshold
+from sentiscore.errors import BadInput
+from sentiscore.manifest import VARIANTS
+from tests.conftest import REPO, one_line_error, run_cli, scored
+
+FINE = ["--window-rows", "32", "--quiet"]
+
+
+@pytest.fixture
+def reviews(cascade_reviews):
+    return cascade_reviews
+
+
+def logits_of(p_positive):
+    p = np.asarray(p_positive, dtype=np.float64)
+    return np.log(np.stack([1 - p, p], axis=1))
+
+
+def test_threshold_is_the_smallest_teacher_share_within_the_limit():
+    # the student is sure and right on rows 0-5, unsure and wrong on 6-7; the teacher is right on all
+    labels = np.array([1, 0, 1, 0, 1, 0, 1, 0])
+    student = logits_of([0.99, 0.01, 0.95, 0.05, 0.9, 0.1, 0.45, 0.6])
+    teacher = logits_of([0.9, 0.1, 0.9, 0.1, 0.9, 0.1, 0.9, 0.1])
+    chosen = choose_threshold(student, teacher, labels, max_acc_drop_pp=0.5)
+    assert chosen["teacher_share"] == 0.25 and chosen["accuracy"] == 1.0  # rows 6 and 7 only
+    assert 0.6 < chosen["threshold"] <= 0.9
+    loose = choose_threshold(student, teacher, labels, max_acc_drop_pp=30)  # 75% is within 30 points
+    assert loose["threshold"] == 0.0 and loose["teacher_share"] == 0.0
+
+
+def test_no_threshold_that_collapses_to_one_class():
+    labels = np.array([1, 1, 1, 0])
+    student = logits_of([0.9, 0.9, 0.9, 0.8])  # always positive: 75% accuracy, one class
+    teacher = logits_of([0.9, 0.9, 0.9, 0.2])
+    chosen = choose_threshold(student, teacher, labels, max_acc_drop_pp=50)  # 75% would be within the limit
+    assert chosen["both_classes"] and chosen["teacher_share"] > 0
+    with pytest.raises(BadInput, match="one class"):
+        choose_threshold(student, student, labels, max_acc_drop_pp=50)
+
+
+def test_the_cascade_folder(cascade_dir, distilled, exported):
+    spec = json.loads((cascade_dir / "cascade.json").read_text())
+    assert spec["format"] == "sentiscore-cascade/1"
+    assert spec["student"]["run"] == str(distilled.resolve()) and spec["teacher"]["run"] == str(exported.resolve())
+    for name, recorded in spec["files"].items():
+        assert (cascade_dir / name).stat().st_size == recorded["bytes"]
+    assert {"student/manifest.json", "teacher/manifest.json", "student/tokenizer.json"} <= set(spec["files"])
+    selection = spec["selection"]
+    assert selection["within_limit"] and selection["both_classes"]
+    assert selection["teacher_share"] == spec["teacher_share"]
+    parity = json.loads((cascade_dir / "parity.json").read_text())
+    assert parity["passed"] and parity["split"] == "validation"
+    table = json.loads((cascade_dir / "metrics.json").read_text())["comparison"]
+    assert [m["model"] for m in table["models"]] == ["TF-IDF + logistic regression", "RNN", "LSTM",
+                                                    "teacher (fine-tuned)", "student (distilled)", "cascade"]
+    assert all(m["test"]["rows"] == table["rows"] and m["parameters"] > 0 and m["reviews_per_s"] > 0
+               for m in table["models"])
+    cascade_row = table["models"][-1]
+    assert cascade_row["parameters"] == sum(m["parameters"] for m in table["models"][3:5])
+    assert "| cascade |" in (cascade_dir / "report.md").read_text()
+
+
+@pytest.mark.parametrize("threshold, who", [(0.0, "student"), (ALL_TO_TEACHER, "teacher")])
+def test_threshold_0_is_the_student_and_1_01_the_teacher(distilled, exported, reviews, tmp_path, threshold, who):
+    folder = tmp_path / "cascade"
+    result = run_cli("cascade", distilled, exported, "--output", folder, "--threshold", threshold, "--no-compare",
+                     "--max-acc-drop", "100")
+    assert result.returncode == 0, result.stderr[-2000:]
+    got = scored(folder, reviews, tmp_path / "cascade.parquet", *FINE)
+    alone = scored(distilled if who == "student" else exported, reviews, tmp_path / "alone.parquet", *FINE)
+    assert (got["scored_by"] == who).all()
+    pd.testing.assert_frame_equal(got.drop(columns="scored_by"), alone)  # row by row, probabilities included
+    summary = json.loads((tmp_path / "cascade.summary.json").read_text())
+    assert summary["scored_by"][who] == len(got)
+
+
+def test_scoring_with_the_cascade(split_cascade, distilled, exported, reviews, tmp_path):
+    got = scored(split_cascade, reviews, tmp_path / "out.parquet", *FINE)
+    student = scored(distilled, reviews, tmp_path / "student.parquet", *FINE)
+    teacher = scored(exported, reviews, tmp_path / "teacher.parquet", *FINE)
+    by_teacher = (got["scored_by"] == "teacher").to_numpy()
+    assert 0 < by_teacher.sum() < len(got)
+    threshold = json.loads((split_cascade / "cascade.json").read_text())["threshold"]
+    sure = np.maximum(student["prob_positive"], 1 - student["prob_positive"]).to_numpy()
+    np.testing.assert_array_equal(by_teacher, sure < np.float32(threshold))
+    pd.testing.assert_frame_equal(got[~by_teacher].drop(columns="scored_by"), student[~by_teacher])
+    np.testing.assert_array_equal(got.loc[by_teacher, "label"], teacher.loc[by_teacher, "label"])
+    summary = json.loads((tmp_path / "out.summary.json").read_text())
+    assert summary["scored_by"] == {"student": int((~by_teacher).sum()), "teacher": int(by_teacher.sum())}
+    assert "+" in summary["precision"]  # STUDENT+TEACHER variants
+
+
+def test_a_cascade_with_an_altered_file_is_refused(cascade_dir, reviews, tmp_path):
+    folder = tmp_path / "cascade"
+    shutil.copytree(cascade_dir, folder)
+    spec = json.loads((folder / "cascade.json").read_text())
+    model = folder / "student" / VARIANTS[spec["student"]["variant"]].model_file  # the file scoring reads
+    with open(model, "ab") as f:
+        f.write(b"\0")
+    line = one_line_error(run_cli("score", folder, reviews, "-o", tmp_path / "out.parquet", "--quiet"))
+    assert "sha256 differs from cascade.json" in line
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_a_killed_cascade_job_resumes_to_the_same_output(split_cascade, reviews, tmp_path):
+    reference = scored(split_cascade, reviews, tmp_path / "reference.parquet", *FINE)
+    out, job = tmp_path / "out.parquet", tmp_path / "out.parquet.job"
+    proc = subprocess.Popen([sys.executable, "-m", "sentiscore.cli", "score", str(split_cascade), str(reviews), "-o",
+                             str(out), *FINE], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while len(list(job.glob("part-*.parquet"))) < 5:
+        assert proc.poll() is None and time.time() < deadline, "the job ended before the kill"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    result = run_cli("score", split_cascade, reviews, "-o", out, "--resume", *FINE)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "out.summary.json").read_text())["resumed"]
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), reference)
+
+
+def test_parity_of_a_cascade_against_the_teachers_checkpoint(cli, cascade_dir):
+    code, out, err = cli("parity", cascade_dir, "--split", "test", "--max-acc-drop", "100")
+    assert code == 0, err
+    report = json.loads((cascade_dir / "parity.json").read_text())
+    assert report["split"] == "test" and report["rows"] > 0 and 0 <= report["teacher_share"] <= 1
+    (name, variant), = report["variants"].items()
+    assert name.startswith("cascade ") and variant["passed"] and 0 < variant["label_agreement"] <= 1
+    assert any("teacher scored" in line for line in out)
+    # held to no drop at all: the verdict follows the accuracy difference, and says so in one line
+    code, _, err = cli("parity", cascade_dir, "--split", "test", "--max-acc-drop", "0")
+    dropped = variant["accuracy_diff"] < 0
+    assert code == (1 if dropped else 0)
+    if dropped:
+        assert len(err) == 1 and "parity failed" in err[0] and "accuracy drop" in err[0]

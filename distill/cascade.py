@@ -15,11 +15,12 @@ import numpy as np
 from sentiscore import atomic, log
 from sentiscore.cascade import CASCADE, MEMBERS, CascadeFolder, CascadeSpec, top_probability
 from sentiscore.errors import BadInput
-from sentiscore.export.gate import ParityReport, Thresholds
+from sentiscore.export.gate import ParityReport, Thresholds, torch_logits
 from sentiscore.export.stage import cascade_parity
 from sentiscore.manifest import MANIFEST, sha256_file
 from sentiscore.onnx_model import OnnxModel, resolve_variant
 from sentiscore.runs import RunFolder
+from sentiscore.tokens import Encoder
 
 from .compare import Comparison, compare_models
 
@@ -50,13 +51,15 @@ class CascadeResult:
 
 
 def at_threshold(student_logits: np.ndarray, teacher_logits: np.ndarray, labels: np.ndarray, threshold: float,
-                 max_acc_drop_pp: float) -> dict:
+                 max_acc_drop_pp: float, reference: np.ndarray | None = None) -> dict:
     """The cascade at THRESHOLD on labelled rows: the share sent to the teacher, its accuracy beside
-    the teacher's and the student's, whether it keeps within the limit and predicts both classes."""
+    the teacher's (REFERENCE: the teacher's PyTorch logits, which the parity gate holds the cascade to;
+    default its ONNX ones) and the student's, whether it keeps within the limit and predicts both classes."""
     student, teacher = student_logits.argmax(-1), teacher_logits.argmax(-1)
     to_teacher = top_probability(student_logits) < threshold
     predicted = np.where(to_teacher, teacher, student)
-    accuracy, teacher_accuracy = float((predicted == labels).mean()), float((teacher == labels).mean())
+    reference_labels = teacher if reference is None else reference.argmax(-1)
+    accuracy, teacher_accuracy = float((predicted == labels).mean()), float((reference_labels == labels).mean())
     return {"threshold": float(threshold), "teacher_share": float(to_teacher.mean()), "accuracy": accuracy,
             "teacher_accuracy": teacher_accuracy, "student_accuracy": float((student == labels).mean()),
             "max_acc_drop_pp": max_acc_drop_pp, "rows": int(len(labels)),
@@ -65,14 +68,14 @@ def at_threshold(student_logits: np.ndarray, teacher_logits: np.ndarray, labels:
 
 
 def choose_threshold(student_logits: np.ndarray, teacher_logits: np.ndarray, labels: np.ndarray,
-                     max_acc_drop_pp: float) -> dict:
+                     max_acc_drop_pp: float, reference: np.ndarray | None = None) -> dict:
     """The threshold that sends the smallest share of rows to the teacher while the cascade's accuracy
     stays within MAX_ACC_DROP_PP points of the teacher's and both classes are predicted. Candidates: 0
     (the student alone), the midpoints between the student's distinct top probabilities, 1.01 (the
     teacher alone); the share grows with the threshold, so the first that keeps the limit is the one."""
     levels = np.unique(top_probability(student_logits))
     for threshold in [0.0, *((levels[:-1] + levels[1:]) / 2).tolist(), ALL_TO_TEACHER]:
-        result = at_threshold(student_logits, teacher_logits, labels, threshold, max_acc_drop_pp)
+        result = at_threshold(student_logits, teacher_logits, labels, threshold, max_acc_drop_pp, reference)
         if result["within_limit"] and result["both_classes"]:
             return result
     raise BadInput("the teacher alone predicts one class on the validation split: no cascade of it can pass the gate")
@@ -114,8 +117,13 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
     texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
     variants = {name: resolve_variant(manifests[name], "cpu", None)[1] for name in MEMBERS}
     logits = {name: OnnxModel.load(exports[name], variants[name]).logits(texts) for name in MEMBERS}
-    selection = choose_threshold(logits["student"], logits["teacher"], labels, max_acc_drop_pp) if threshold is None \
-        else at_threshold(logits["student"], logits["teacher"], labels, threshold, max_acc_drop_pp)
+    # held to the teacher's PyTorch accuracy, as the parity gate holds it (its ONNX variant may round otherwise)
+    encoder = Encoder.from_file(exports["teacher"].path / "tokenizer.json", manifests["teacher"].max_length,
+                                manifests["teacher"].truncation)
+    reference = torch_logits(teacher.checkpoint, encoder, texts)
+    selection = choose_threshold(logits["student"], logits["teacher"], labels, max_acc_drop_pp, reference) \
+        if threshold is None else at_threshold(logits["student"], logits["teacher"], labels, threshold,
+                                               max_acc_drop_pp, reference)
     log.event("cascade.threshold", **{k: v for k, v in selection.items()})
     with tempfile.TemporaryDirectory(prefix="sentiscore-cascade-") as work, \
             atomic.atomic_dir(output, overwrite=overwrite) as tmp:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pandas as pd
 from sentiscore import atomic, log
 from sentiscore.errors import BadInput, CheckFailed
 from sentiscore.export.report import write_report
+from sentiscore.finetune.stage import default_output
 from sentiscore.metrics import binary_metrics
 from sentiscore.plots import plot_confusion, plot_loss
 from sentiscore.readers import BUNDLED, HUB, labelled_parts, text_table
@@ -113,10 +113,6 @@ def teacher_logits(teacher: RunFolder, texts: list[str], work: Path) -> tuple[np
     p = np.clip(predicted.loc[ids, "prob_positive"].to_numpy(np.float64), PROB_CLIP, 1 - PROB_CLIP)
     margin = np.log(p) - np.log1p(-p)
     return np.stack([-margin / 2, margin / 2], axis=1).astype(np.float32), summary.rows_per_s or 0.0
-
-
-def default_output(recipe: DistillRecipe) -> Path:
-    return Path("runs") / f"{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def distill(teacher: RunFolder | str | Path, recipe: DistillRecipe, output: Path | None = None) -> DistillResult:

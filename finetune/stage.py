@@ -15,7 +15,7 @@ from sentiscore.finetune.baseline import tfidf_baseline
 from sentiscore.finetune.train import Trained, train
 from sentiscore.metrics import Metrics
 from sentiscore.plots import plot_confusion, plot_loss
-from sentiscore.recipe import Recipe
+from sentiscore.recipe import DistillRecipe, Recipe
 from sentiscore.runs import RunFolder, RunMetrics, SourceMetrics
 from sentiscore.splits import load_splits
 from sentiscore.versions import package_versions
@@ -36,7 +36,8 @@ class FinetuneResult:
                 f"trained in {m.train_seconds:.0f} s on {m.device}", *m.lines()]
 
 
-def default_output(recipe: Recipe) -> Path:
+def default_output(recipe: Recipe | DistillRecipe) -> Path:
+    """runs/NAME-TIMESTAMP: where a run goes unless --output says otherwise (finetune and distill)."""
     return Path("runs") / f"{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 

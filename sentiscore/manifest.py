@@ -109,11 +109,16 @@ class Manifest:
         return dataclasses.asdict(self)
 
     def variant_hash(self, variant: str) -> str:
-        """The sha256 of a variant's model file."""
+        """What a variant computes, as a hash: its model file's sha256, or for a variant of several files
+        (OpenVINO's graph and its weights) the sha256 of their names and sha256s: new weights under an
+        unchanged graph file are another model."""
         if variant not in self.variants:
             raise BadInput(f"--precision {variant}: this export has no {variant} variant "
                            f"(exported: {', '.join(self.variants)})")
-        return self.files[VARIANTS[variant].model_file]["sha256"]
+        files = VARIANTS[variant].files
+        if len(files) == 1:
+            return self.files[files[0]]["sha256"]
+        return hashlib.sha256("".join(f"{name} {self.files[name]['sha256']}\n" for name in files).encode()).hexdigest()
 
     def variant_files(self, variant: str) -> list[str]:
         """Every file scoring VARIANT reads (the model's, the tokenizer, the config): what a loader verifies."""

@@ -76,11 +76,12 @@ def test_the_cascade_folder(cascade_dir, distilled, exported):
 
 
 @pytest.mark.parametrize("threshold, who", [(0.0, "student"), (ALL_TO_TEACHER, "teacher")])
-def test_threshold_0_is_the_student_and_1_01_the_teacher(distilled, exported, reviews, tmp_path, threshold, who):
+def test_threshold_0_is_the_student_and_1_01_the_teacher(distilled, exported, reviews, tmp_path, threshold, who,
+                                                         cli):
     folder = tmp_path / "cascade"
-    result = run_cli("cascade", distilled, exported, "--output", folder, "--threshold", threshold, "--no-compare",
-                     "--max-acc-drop", "100")
-    assert result.returncode == 0, result.stderr[-2000:]
+    code, _, err = cli("cascade", distilled, exported, "--output", folder, "--threshold", threshold, "--no-compare",
+                       "--max-acc-drop", "100")
+    assert code == 0, err[-20:]
     got = scored(folder, reviews, tmp_path / "cascade.parquet", *FINE)
     alone = scored(distilled if who == "student" else exported, reviews, tmp_path / "alone.parquet", *FINE)
     assert (got["scored_by"] == who).all()

@@ -21,13 +21,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from sentiscore import readers
+from sentiscore.manifest import Manifest
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.score import engines as registry
 from sentiscore.score.batching import Window
 from sentiscore.score.job import job_dir, lock_path, summary_path
 from sentiscore.score.lock import locked
 from sentiscore.score.predict import Settings, infer, prepare
-from tests.conftest import REPO, SHARED_DATA, default_model_file, json_events, rotten_tomatoes_file, run_cli
+from tests.conftest import REPO, SHARED_DATA, json_events, rotten_tomatoes_file, run_cli
 
 Q = ["--quiet", "--window-rows", "32"]
 
@@ -475,8 +476,8 @@ def test_ledger_is_appended_records_each_files_model_and_drops_stale_outputs(exp
     out = tmp_path / "out"
     assert cli("score", exported, inbox, "-o", out, *F)[0] == 0
     first = (out / "ledger.jsonl").read_text()
-    files = json.loads((exported / "onnx" / "manifest.json").read_text())["files"]
-    model_hash = files[default_model_file(exported)]["sha256"]
+    manifest = Manifest.read(exported / "onnx")
+    model_hash = manifest.variant_hash(manifest.default_cpu_variant)
     assert [e["model_hash"] for e in ledger_lines(out)] == [model_hash] * 2
     for name in ("a.parquet", "b.jsonl"):
         assert summary_of(out / f"{name}.predictions.parquet")["model_hash"] == model_hash

@@ -51,8 +51,10 @@ def test_every_contender_labels_like_the_scorer(exported, tmp_path):
                   if n != "sentiscore fp32" and bench_run.available(n, exported / "onnx")]
     assert {"sentiscore auto", "sentiscore int8", "optimum-intel int8"} <= set(contenders)
     for name in contenders:
-        predictions = bench_run.run_contender(name, exported / "onnx", optimum_dir, exported / "checkpoint",
-                                              data)["predictions"]
+        result = bench_run.run_contender(name, exported / "onnx", optimum_dir, exported / "checkpoint", data)
+        if name.startswith("sentiscore ") and name != "sentiscore auto":
+            assert result["variant"] == name.split()[1]  # the variant named, not the fastest of its precision
+        predictions = result["predictions"]
         agreement = (predictions == reference).mean()
         # fp32 contenders compute the same logits; int8 ones (the default among them) round, so a few labels flip
         assert agreement >= (0.99 if name in ("transformers pipeline", "optimum fp32") else 0.9), name

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import texts
-from bench.run import REPO, RESULTS, score
+from bench.run import REPO, score, write_results
 
 CONTENDERS = ("teacher", "student", "cascade")
 # the distillation issue's goals: (contender, text sets, at least this x the teacher's reviews/s)
@@ -119,10 +119,7 @@ def main() -> None:
         table = measure(cascade, args.rows, args.rounds, Path(tmp))
     results = {"cascade": str(cascade), "rows": args.rows, "rounds": args.rounds, "date": time.strftime("%F"),
                "table": table, "goals": goals(table)}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "distill.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "distill.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(results, "distill", markdown)
 
 
 if __name__ == "__main__":

@@ -353,11 +353,13 @@ def main() -> None:
     write_results(results, args.name)
 
 
-def write_results(results: dict, name: str) -> None:
+def write_results(results: dict, name: str, render=None) -> None:
+    """bench/results/NAME.json and NAME.md (RENDER, default this module's markdown), the latter printed."""
+    text = (render or markdown)(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(markdown(results))
-    print(markdown(results))
+    (RESULTS / f"{name}.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench import texts
-from bench.run import RESULTS, latest_run
+from bench.run import latest_run, write_results
 from sentiscore.export.static_int8 import interleaved_speed, scorer_batches
 from sentiscore.manifest import Manifest
 from sentiscore.onnx_model import OnnxModel
@@ -71,10 +71,7 @@ def main() -> None:
         table = compare(run / "onnx", args.rows, args.rounds, Path(tmp))
     results = {"run": str(run), "rows": args.rows, "rounds": args.rounds, "date": time.strftime("%F"),
                "cpu": int8_features(), "table": table}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "variants.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "variants.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(results, "variants", markdown)
 
 
 if __name__ == "__main__":

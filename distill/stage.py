@@ -19,7 +19,7 @@ import pandas as pd
 from sentiscore import atomic, log
 from sentiscore.errors import BadInput, CheckFailed
 from sentiscore.export.report import write_report
-from sentiscore.finetune.stage import default_output
+from sentiscore.finetune.stage import FinetuneResult, default_output
 from sentiscore.metrics import binary_metrics
 from sentiscore.plots import plot_confusion, plot_loss
 from sentiscore.readers import BUNDLED, HUB, labelled_parts, text_table
@@ -40,12 +40,8 @@ PROB_CLIP = 1e-7
 
 
 @dataclass(frozen=True)
-class DistillResult:
-    run: RunFolder
-    metrics: RunMetrics
-
-    def to_dict(self) -> dict:
-        return {"run": str(self.run.path), **{k: v for k, v in self.metrics.to_dict().items() if k != "loss_history"}}
+class DistillResult(FinetuneResult):
+    """A run folder like finetune's, summed up with the distillation's own lines."""
 
     def lines(self) -> list[str]:
         d, m = self.metrics.distillation, self.metrics

@@ -144,6 +144,18 @@ def scored(model: Path, data: Path, out: Path, *flags: str) -> pd.DataFrame:
     return pq.read_table(out).to_pandas()
 
 
+def wait_for_parts(out: Path, proc: subprocess.Popen, count: int, poll_s: float = 0.005,
+                   timeout_s: float = 180) -> None:
+    """Wait until the score job writing OUT has committed COUNT window parts (the moment to inject a fault);
+    fail if the job ends first or the wait outlasts TIMEOUT_S."""
+    import time
+
+    deadline = time.time() + timeout_s
+    while len(list(out.with_name(out.name + ".job").glob("part-*.parquet"))) < count:
+        assert proc.poll() is None and time.time() < deadline, "the job ended before the fault could be injected"
+        time.sleep(poll_s)
+
+
 def default_model_file(run: Path) -> str:
     """The file `score` runs by default: the fastest variant that passed, as timed at export (which
     one depends on the machine)."""

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,7 @@ import pytest
 from sentiscore.distill.cascade import ALL_TO_TEACHER, choose_threshold
 from sentiscore.errors import BadInput
 from sentiscore.manifest import VARIANTS
-from tests.conftest import REPO, one_line_error, run_cli, scored
+from tests.conftest import REPO, one_line_error, run_cli, scored, wait_for_parts
 
 FINE = ["--window-rows", "32", "--quiet"]
 
@@ -126,13 +125,10 @@ def test_a_cascade_with_an_altered_file_is_refused(cascade_dir, reviews, tmp_pat
 
 def test_a_killed_cascade_job_resumes_to_the_same_output(split_cascade, reviews, tmp_path):
     reference = scored(split_cascade, reviews, tmp_path / "reference.parquet", *FINE)
-    out, job = tmp_path / "out.parquet", tmp_path / "out.parquet.job"
+    out = tmp_path / "out.parquet"
     proc = subprocess.Popen([sys.executable, "-m", "sentiscore.cli", "score", str(split_cascade), str(reviews), "-o",
                              str(out), *FINE], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while len(list(job.glob("part-*.parquet"))) < 5:
-        assert proc.poll() is None and time.time() < deadline, "the job ended before the kill"
-        time.sleep(0.005)
+    wait_for_parts(out, proc, 5, timeout_s=120)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()

@@ -18,7 +18,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from sentiscore.score.job import lock_path, summary_path
-from tests.conftest import REPO, SHARED_DATA, default_model_file, one_line_error, rotten_tomatoes_file, run_cli, scored
+from tests.conftest import (
+    REPO,
+    SHARED_DATA,
+    default_model_file,
+    one_line_error,
+    rotten_tomatoes_file,
+    run_cli,
+    scored,
+    wait_for_parts,
+)
 
 FINE = ["--window-rows", "16", "--token-budget", "1024", "--quiet"]  # many small windows: many kill points
 
@@ -50,7 +59,6 @@ def assert_complete(out: Path, reference: pd.DataFrame) -> None:
 def test_sigkill_at_random_points_then_rerun(exported, rows, reference, tmp_path, kill_rng):
     """Killed while loading and reading, then three times at random numbers of committed windows."""
     out = tmp_path / "out.parquet"
-    job = tmp_path / "out.parquet.job"
     windows = len(pd.read_parquet(rows, columns=["id"])) // 16 + 1
     proc = start(exported, rows, out)
     time.sleep(kill_rng.uniform(0.2, 1.0))  # start-up: model load, hash check, first reads
@@ -58,9 +66,7 @@ def test_sigkill_at_random_points_then_rerun(exported, rows, reference, tmp_path
     proc.wait()
     for target in sorted(kill_rng.sample(range(1, windows), 3)):
         proc = start(exported, rows, out, "--resume")
-        while len(list(job.glob("part-*.parquet"))) < target:
-            assert proc.poll() is None, "the job ended before the kill"
-            time.sleep(0.002)
+        wait_for_parts(out, proc, target, poll_s=0.002)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert not out.exists()
@@ -74,12 +80,9 @@ def test_sigkill_while_assembling_the_output(exported, rows, tmp_path):
     tiny = ["--window-rows", "4"]
     whole = scored(exported, rows, tmp_path / "whole.parquet", *FINE, *tiny)
     out = tmp_path / "out.parquet"
-    job = tmp_path / "out.parquet.job"
     windows = len(pd.read_parquet(rows, columns=["id"])) // 4
     proc = start(exported, rows, out, *tiny)
-    while len(list(job.glob("part-*.parquet"))) < windows:
-        assert proc.poll() is None, "the job ended before the kill"
-        time.sleep(0.01)
+    wait_for_parts(out, proc, windows, poll_s=0.01)
     while not list(tmp_path.glob(".out.parquet.*.tmp")):  # the output's temporary: assembly has begun
         assert proc.poll() is None, "the job finished before assembly could be interrupted"
     proc.send_signal(signal.SIGKILL)

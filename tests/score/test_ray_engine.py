@@ -6,14 +6,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import REPO, rotten_tomatoes_file, scored
+from tests.conftest import REPO, rotten_tomatoes_file, scored, wait_for_parts
 
 RAY = str(Path(sys.executable).parent / "ray")
 SMALL = ["--window-rows", "64", "--token-budget", "2048", "--quiet"]
@@ -64,13 +63,6 @@ def start_ray_job(exported, reviews, out, address, *extra):
     return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_parts(out: Path, proc, count: int) -> None:
-    deadline = time.time() + 180
-    while len(list(out.with_name(out.name + ".job").glob("part-*.parquet"))) < count:
-        assert proc.poll() is None and time.time() < deadline, "the job ended before the fault could be injected"
-        time.sleep(0.05)
-
-
 def test_two_node_cluster_gives_identical_predictions(cluster, exported, reviews, local_predictions):
     out = reviews.with_name("ray.parquet")
     proc = start_ray_job(exported, reviews, out, cluster)
@@ -82,7 +74,7 @@ def test_two_node_cluster_gives_identical_predictions(cluster, exported, reviews
 def test_a_killed_worker_loses_and_duplicates_nothing(cluster, exported, reviews, local_predictions):
     out = reviews.with_name("ray-killed-worker.parquet")
     proc = start_ray_job(exported, reviews, out, cluster)
-    wait_for_parts(out, proc, 5)
+    wait_for_parts(out, proc, 5, poll_s=0.05)
     actors = subprocess.run(["pgrep", "-f", "ray::Scorer"], capture_output=True, text=True).stdout.split()
     assert actors, "no Scorer actor process found"
     subprocess.run(["kill", "-9", actors[0]], check=True)
@@ -96,7 +88,7 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cluster, exported, reviews
 def test_a_killed_driver_resumes(cluster, exported, reviews, local_predictions):
     out = reviews.with_name("ray-killed-driver.parquet")
     proc = start_ray_job(exported, reviews, out, cluster)
-    wait_for_parts(out, proc, 5)
+    wait_for_parts(out, proc, 5, poll_s=0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()
@@ -124,7 +116,7 @@ def test_an_actor_restarted_on_another_export_stops_the_job(cluster, exported, r
     # One-row windows: 3,000 round trips, so the job outlasts the redeploy below on any machine.
     proc = start_ray_job(run / "onnx", reviews, out, cluster, "--runtime", "onnxruntime", "--precision", "int8",
                          "--window-rows", "1")
-    wait_for_parts(out, proc, 3)
+    wait_for_parts(out, proc, 3, poll_s=0.05)
     manifest = json.loads((run / "onnx" / "manifest.json").read_text())
     driver_hash = manifest["files"]["model.int8.onnx"]["sha256"]
     shutil.copyfile(run / "onnx" / "model.onnx", run / "onnx" / "model.int8.onnx")
@@ -145,7 +137,7 @@ def test_sigterm_stops_a_ray_job_consistently(cluster, exported, reviews, local_
     """ray.init installs a SIGTERM handler of its own (exit 15): sentiscore puts its stop back (143)."""
     out = reviews.with_name("ray-sigterm.parquet")
     proc = start_ray_job(exported, reviews, out, cluster)
-    wait_for_parts(out, proc, 5)
+    wait_for_parts(out, proc, 5, poll_s=0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 143 and "--resume" in err.splitlines()[-1], err[-3000:]

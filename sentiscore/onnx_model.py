@@ -143,6 +143,20 @@ def openvino_cache(model_hash: str) -> Path | None:
     return Path(base) / "openvino" / model_hash[:16]
 
 
+def writable_folder(folder: Path) -> bool:
+    """Whether FOLDER exists (made if need be) and can be written; if not, an `openvino.no_cache` warning:
+    the model is then compiled as it would be without a cache (a read-only home, say)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("openvino.no_cache", cache=str(folder), reason=exc.strerror or str(exc))
+        return False
+    if not os.access(folder, os.W_OK):
+        log.warning("openvino.no_cache", cache=str(folder), reason="not writable")
+        return False
+    return True
+
+
 class OpenVinoSession:
     """OpenVINO's compiled model behind the one call the scorer makes of a session: run(feeds) -> logits."""
 
@@ -151,14 +165,13 @@ class OpenVinoSession:
 
         # LATENCY: one stream, every thread on the one batch in flight (the scorer runs one at a time)
         config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
-        core, self.compiled = ov.Core(), None
-        if cache:
-            try:  # OpenVINO compiles anew where its cached copy cannot be read; a folder it cannot make raises
-                self.compiled = core.compile_model(str(model_file), "CPU", {**config, "CACHE_DIR": str(cache)})
-            except RuntimeError as exc:
-                log.warning("openvino.no_cache", cache=str(cache), reason=first_line(exc))
-        if self.compiled is None:
-            self.compiled = core.compile_model(str(model_file), "CPU", config)
+        if cache and writable_folder(cache):  # a cached copy that cannot be read OpenVINO compiles anew
+            config["CACHE_DIR"] = str(cache)
+        try:
+            self.compiled = ov.Core().compile_model(str(model_file), "CPU", config)
+        except RuntimeError as exc:  # a CPU or an OpenVINO release that cannot run this IR
+            raise BadInput(f"{model_file}: OpenVINO cannot compile it ({first_line(exc)}); score with "
+                           "--runtime onnxruntime") from None
         self.request = self.compiled.create_infer_request()
         self.input_names = [port.any_name for port in self.compiled.inputs]
 

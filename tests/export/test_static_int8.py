@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,15 @@ def test_the_openvino_variant_is_compiled_once_then_read_from_the_cache(static_e
     np.testing.assert_array_equal(OnnxModel.load(static_exported, "openvino-int8").run(feeds), first.run(feeds))
     monkeypatch.setenv("SENTISCORE_CACHE_DIR", "/proc/no-cache-here")  # a folder that cannot be made: no cache
     np.testing.assert_array_equal(OnnxModel.load(static_exported, "openvino-int8").run(feeds), first.run(feeds))
+
+
+def test_an_ir_openvino_cannot_compile_is_one_line_naming_the_file(tmp_path):
+    from sentiscore.recipe import BUNDLED_MINILM, resolve_model
+
+    broken = tmp_path / "model.openvino-int8.xml"
+    broken.write_text("<net name='not a model'")
+    with pytest.raises(BadInput, match=r"model.openvino-int8.xml: OpenVINO cannot compile it .*--runtime onnxruntime"):
+        OnnxModel(broken, Path(resolve_model(BUNDLED_MINILM)) / "tokenizer.json", 128, runtime="openvino")
 
 
 def test_an_openvino_variants_hash_covers_its_weights(static_exported):

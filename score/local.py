@@ -22,13 +22,13 @@ class LocalEngine:
         self.options = options
         self.spec: ModelSpec | None = None
         self.model: OnnxModel | CascadeModel | None = None
+        self.windows = 0  # windows scored since the spec was loaded
 
     def open(self, model: ModelSpec) -> str:
-        """Load the variant (its files checked against the manifest) and warm it up; once per spec."""
+        """Load the variant (its files checked against the manifest); once per spec."""
         if model != self.spec:
             self.model = load_model(model.folder, model.variant, model.provider, self.options.threads)
-            self.model.warm_up(model.settings.token_budget, model.settings.max_batch_rows)
-            self.spec = model
+            self.spec, self.windows = model, 0
         return self.model.model_hash
 
     def scored(self, pending: Iterator[tuple[str, Window]]) -> Iterator[Scored]:
@@ -42,7 +42,12 @@ class LocalEngine:
             while (item := ahead.result()) is not None:
                 source, prepared = item
                 ahead = pool.submit(next_prepared)  # tokenise the next window while this one runs
+                if self.windows == 1:
+                    # the largest batches once, before the second window (a one-window job's result does
+                    # not wait for it): memory peaks here, whatever batches the input brings later
+                    model.warm_up(settings.token_budget, settings.max_batch_rows)
                 table, stats = infer(model, prepared, settings, source)
+                self.windows += 1
                 yield Scored(prepared.window, table, stats)
                 release_free_memory()
 

@@ -40,3 +40,22 @@ def test_the_local_engine_loads_a_model_once_per_spec(exported, tmp_path):
         assert engine.model is first
         score(ScoreJob(exported, [str(data)], output=tmp_path / "c.parquet", precision="fp32", quiet=True), engine)
         assert engine.model is not first and engine.model.model_file.name == "model.onnx"
+
+
+def test_the_local_engine_warms_up_once_before_its_second_window(exported, tmp_path, monkeypatch):
+    """A one-window job's result does not wait for the warm-up; a longer job reaches its peak memory
+    before its second window, once per spec."""
+    from sentiscore.onnx_model import OnnxModel
+
+    calls = []
+    with closing(make_engine("local")) as engine:
+        monkeypatch.setattr(OnnxModel, "warm_up", lambda model, budget, rows: calls.append(engine.windows))
+        score(ScoreJob(exported, [str(rotten_tomatoes_file(50, tmp_path))], output=tmp_path / "one.parquet",
+                       quiet=True), engine)
+        assert calls == []
+        four = ScoreJob(exported, [str(rotten_tomatoes_file(200, tmp_path))], output=tmp_path / "four.parquet",
+                        settings=Settings(window_rows=64), quiet=True)
+        score(four, engine)
+        assert calls == [1]
+        score(ScoreJob(**{**four.__dict__, "output": tmp_path / "again.parquet"}), engine)
+        assert calls == [1]

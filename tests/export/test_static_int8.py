@@ -114,7 +114,8 @@ def test_the_scorer_picks_the_fastest_and_obeys_precision_and_runtime(static_exp
     for case, (flags, variant) in enumerate([[(), manifest.cpu_order[0]], [("--runtime", "openvino"), "openvino-int8"],
                            [("--precision", "int8-static"), "int8-static"],
                            [("--precision", "int8", "--runtime", "onnxruntime"),
-                            next(v for v in manifest.cpu_order if v in ("int8", "int8-static"))]]):
+                            next(v for v in manifest.cpu_order if v in ("int8", "int8-static"))],
+                           [("--precision", "int8-dynamic"), "int8"]]):
         out = tmp_path / f"{case}.parquet"
         labels = scored(static_exported, data, out, *flags, "--quiet")["label"]
         summary = json.loads(out.with_name(f"{case}.summary.json").read_text())
@@ -150,6 +151,19 @@ def test_without_openvino_the_scorer_falls_back_or_says_what_to_install(static_e
     with pytest.raises(BadInput, match=r"--runtime openvino: openvino is not installed here \(pip install "
                                        r"'sentiscore\[openvino\]'\)"):
         resolve_variant(openvino_first, "cpu", "int8", "openvino")
+
+
+def test_int8_dynamic_names_the_dynamic_variant_whichever_int8_is_fastest(static_exported):
+    manifest = Manifest.read(static_exported / "onnx")
+    statics_first = dataclasses.replace(manifest, cpu_order=["int8-static", "openvino-int8", "int8", "fp32"])
+    assert resolve_variant(statics_first, "cpu", "int8") == ("cpu", "int8-static")  # int8: the fastest int8
+    assert resolve_variant(statics_first, "cpu", "int8", "onnxruntime") == ("cpu", "int8-static")
+    assert resolve_variant(statics_first, "cpu", "int8-dynamic") == ("cpu", "int8")
+    assert resolve_variant(statics_first, "auto", "int8-dynamic") == ("cpu", "int8")  # no CUDA here
+    with pytest.raises(BadInput, match="--precision int8-dynamic --runtime openvino: this export has no such variant"):
+        resolve_variant(statics_first, "cpu", "int8-dynamic", "openvino")
+    with pytest.raises(BadInput, match=r"--precision int4: use fp32, int8, fp16 or a variant \(int8-dynamic, "):
+        resolve_variant(statics_first, "cpu", "int4")
 
 
 def test_an_older_manifest_still_reads(exported, tmp_path):

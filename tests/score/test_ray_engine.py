@@ -111,11 +111,10 @@ def test_an_actor_restarted_on_another_export_stops_the_job(cluster, exported, r
     run = tmp_path / "run"
     shutil.copytree(exported / "onnx", run / "onnx")
     out = tmp_path / "redeployed.parquet"
-    # onnxruntime's int8 pinned, the file replaced below: --precision int8 alone picks the fastest int8 variant,
+    # the dynamic int8 pinned, the file replaced below: --precision int8 picks the fastest int8 variant,
     # OpenVINO's where export timed it first, and the job then never read the replaced file (it was flaky so).
     # One-row windows: 3,000 round trips, so the job outlasts the redeploy below on any machine.
-    proc = start_ray_job(run / "onnx", reviews, out, cluster, "--runtime", "onnxruntime", "--precision", "int8",
-                         "--window-rows", "1")
+    proc = start_ray_job(run / "onnx", reviews, out, cluster, "--precision", "int8-dynamic", "--window-rows", "1")
     wait_for_parts(out, proc, 3, poll_s=0.05)
     manifest = json.loads((run / "onnx" / "manifest.json").read_text())
     driver_hash = manifest["files"]["model.int8.onnx"]["sha256"]

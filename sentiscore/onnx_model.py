@@ -70,8 +70,7 @@ def _cpu_variant(manifest: Manifest, precision: str | None, runtime: str | None)
                        "fp32); use int8 or fp32, or --provider cuda")
     ordered = manifest.cpu_variants()
     ordered += [v for v in manifest.variants if v not in ordered and VARIANTS[v].precision != "fp16"]
-    exact = EXACT_NAMES.get(precision)
-    matching = [v for v in ordered if (v == exact if exact else precision in (None, v, VARIANTS[v].precision))
+    matching = [v for v in ordered if (precision in (None, v, VARIANTS[v].precision) or EXACT_NAMES.get(precision) == v)
                 and runtime in (None, VARIANTS[v].runtime)]
     if not matching:
         wanted = " ".join(f"--{flag} {value}" for flag, value in (("precision", precision), ("runtime", runtime))

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sentiscore import atomic, log
+from sentiscore import arrow, atomic, log
 from sentiscore.errors import BadInput
 from sentiscore.metrics import binary_metrics
 from sentiscore.onnx_model import PROVIDERS, check_choice
@@ -169,17 +169,18 @@ def assemble(folder: Path, output: Path, sources: list[str]) -> dict:
     with atomic.atomic_path(output) as tmp:
         writer = None
         for part in parts:
-            table = pq.read_table(part).replace_schema_metadata(None)
+            table = pq.ParquetFile(part).read().replace_schema_metadata(None)  # read_table imports pandas
             if labelled:
-                truth = table["label_true"].to_numpy(zero_copy_only=False)
-                known = ~np.isnan(truth.astype(np.float32))
-                labels.append(table["label"].to_numpy()[known])
-                truths.append(truth[known].astype(np.int8))
+                # to_pylist: pyarrow's to_numpy imports pandas (0.3 s); a part is one window of rows
+                truth = np.array([-1 if t is None else t for t in table["label_true"].to_pylist()], np.int8)
+                known = truth >= 0
+                labels.append(np.array(table["label"].to_pylist(), np.int8)[known])
+                truths.append(truth[known])
             else:
                 table = table.drop_columns(["label_true"])
             if len(sources) > 1:
                 source = sources[int(part.name.split("-")[1])]
-                table = table.append_column("source", pa.array([source] * table.num_rows, pa.string()))
+                table = table.append_column("source", arrow.strings([source] * table.num_rows))
             writer = writer or pq.ParquetWriter(tmp, table.schema)
             if table.num_rows:
                 writer.write_table(table)

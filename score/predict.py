@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from sentiscore import arrow
 from sentiscore.cascade import CascadeModel
 from sentiscore.errors import BadInput
 from sentiscore.onnx_model import OnnxModel
@@ -111,18 +112,20 @@ def infer(model: OnnxModel | CascadeModel, prepared: Prepared, settings: Setting
     truth = [window.labels[i] for i in keep] if window.labels is not None else [None] * len(keep)
     invalid = sum(t == INVALID_LABEL for t in truth)
     truth = [None if t == INVALID_LABEL else t for t in truth]
+    known = np.array([t is not None for t in truth], bool)
     columns = {
-        "id": pa.array([window.ids[i] for i in keep], pa.string()),
-        "label": pa.array(logits.argmax(axis=1).astype(np.int8)),
-        "prob_positive": pa.array(prob),
-        "label_true": pa.array(truth, pa.int8()),  # null where the row has no usable label
+        "id": arrow.strings([window.ids[i] for i in keep]),
+        "label": arrow.numbers(logits.argmax(axis=1).astype(np.int8)),
+        "prob_positive": arrow.numbers(prob),
+        # null where the row has no usable label
+        "label_true": arrow.numbers(np.array([t or 0 for t in truth], np.int8), known),
     }
     if isinstance(model, CascadeModel):
-        columns["scored_by"] = pa.array(np.where(by_teacher, "teacher", "student").tolist(), pa.string())
+        columns["scored_by"] = arrow.strings(np.where(by_teacher, "teacher", "student").tolist())
     tokens = int(sum(len(x) for x in prepared.ids))
     padded = int(sum(len(b) * max(len(prepared.ids[i]) for i in b) for b in prepared.batches))
     stats = {"rows": len(keep), "skipped": skipped, "tokens": tokens, "padded_tokens": padded,
-             "batches": len(prepared.batches), "labelled": sum(t is not None for t in truth),
+             "batches": len(prepared.batches), "labelled": int(known.sum()),
              "invalid_labels": invalid, "row_number_ids": window.row_number_ids, "model_hash": model.model_hash}
     if isinstance(model, CascadeModel):
         stats["teacher_rows"] = int(by_teacher.sum())

@@ -30,13 +30,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from sentiscore.errors import BadInput, first_line, io_failure
 from sentiscore.labels import LABEL2ID
+
+if TYPE_CHECKING:  # pandas only for the labelled tables below: a scoring job never imports it (0.3 s)
+    import pandas as pd
 
 CHUNK_ROWS = 8192
 INVALID_LABEL = -1  # a label that is there but is neither 0/1 nor a label name
@@ -55,13 +58,15 @@ def bundled_path() -> Path:
     return Path(str(resources.files("sentiscore.data").joinpath("amazon_review_sentences.parquet")))
 
 
-# ---- formats: each reads one file as raw pandas frames of about CHUNK_ROWS rows, in file order ----
+# ---- formats: each reads one file as raw frames of about CHUNK_ROWS rows, in file order ----
+# A frame is column name -> that column's values as Python objects (None where null), one per row.
 # `select` gets the file's column names and returns those to read (formats that know them up front).
 
+Frame = dict[str, list]
 Select = Callable[[list[str]], list[str]]
 
 
-def _parquet_frames(path: Path, select: Select) -> Iterator[pd.DataFrame]:
+def _parquet_frames(path: Path, select: Select) -> Iterator[Frame]:
     import pyarrow.parquet as pq
 
     # pyarrow pre-buffers whole files by default: peak RSS then grew with the file (+96 MB of
@@ -69,7 +74,7 @@ def _parquet_frames(path: Path, select: Select) -> Iterator[pd.DataFrame]:
     parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
     columns = select(parquet.schema_arrow.names)
     for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=columns, use_threads=False):
-        yield batch.to_pandas()
+        yield batch.to_pydict()
 
 
 def _parquet_rows(path: Path) -> int | None:
@@ -88,7 +93,7 @@ def _csv_header(path: Path) -> list[str]:
         return next(csv.reader(f), [])
 
 
-def _csv_frames(path: Path, select: Select) -> Iterator[pd.DataFrame]:
+def _csv_frames(path: Path, select: Select) -> Iterator[Frame]:
     import pyarrow.csv as pacsv
 
     columns = select(_csv_header(path))
@@ -103,7 +108,7 @@ def _csv_frames(path: Path, select: Select) -> Iterator[pd.DataFrame]:
         try:
             for batch in reader:
                 done += batch.num_rows
-                yield batch.to_pandas()
+                yield batch.to_pydict()
             return
         except pa.ArrowInvalid as exc:  # a row longer than the block: read on from it with larger blocks
             if "straddl" not in str(exc) or block >= MAX_CSV_BLOCK:
@@ -111,7 +116,14 @@ def _csv_frames(path: Path, select: Select) -> Iterator[pd.DataFrame]:
             block *= 4
 
 
-def _jsonl_frames(path: Path, select: Select) -> Iterator[pd.DataFrame]:
+def _json_frame(rows: list[dict]) -> Frame:
+    """Rows as columns: every key any row has, in order of first appearance; None where a row lacks it.
+    Values stay as JSON gave them (an id 7 stays 7 beside a null, not 7.0)."""
+    names = dict.fromkeys(name for row in rows for name in row)
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def _jsonl_frames(path: Path, select: Select) -> Iterator[Frame]:
     rows: list[dict] = []
     # -sig: a file that starts with a UTF-8 byte-order mark (Windows tools write one) reads as it should
     with open(path, encoding="utf-8-sig") as f:
@@ -127,17 +139,17 @@ def _jsonl_frames(path: Path, select: Select) -> Iterator[pd.DataFrame]:
                                "each line must be one row like {\"id\": ..., \"text\": ...}")
             rows.append(row)
             if len(rows) == CHUNK_ROWS:
-                yield pd.DataFrame(rows, dtype=object)  # object: an id 7 stays 7, not 7.0 beside a null
+                yield _json_frame(rows)
                 rows = []
     if rows:
-        yield pd.DataFrame(rows, dtype=object)
+        yield _json_frame(rows)
 
 
 @dataclass(frozen=True)
 class Format:
     """How to read one file type: raw frames in file order, and its row count where the file knows it."""
 
-    frames: Callable[[Path, Select], Iterator[pd.DataFrame]]
+    frames: Callable[[Path, Select], Iterator[Frame]]
     count_rows: Callable[[Path], int | None] = lambda path: None
 
 
@@ -233,10 +245,9 @@ def row_count(spec: str) -> int | None:
     return fmt.count_rows(Path(spec)) if fmt else None
 
 
-def _frames(spec: str, split: str | None, select: Select) -> Iterator[pd.DataFrame]:
+def _frames(spec: str, split: str | None, select: Select) -> Iterator[Frame]:
     if spec.startswith(HUB):
-        for batch in _hub_dataset(spec[len(HUB):], split or "test").iter(batch_size=CHUNK_ROWS):
-            yield pd.DataFrame(batch)
+        yield from _hub_dataset(spec[len(HUB):], split or "test").iter(batch_size=CHUNK_ROWS)
         return
     yield from FORMATS[Path(spec).suffix].frames(Path(spec), select)
 
@@ -284,21 +295,21 @@ def resolve_text_columns(columns: list[str], requested: tuple[str, ...] | None, 
 
 
 def _is_null(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+    return value is None or (isinstance(value, float) and value != value)
 
 
-def join_text(parts: list[pd.Series]) -> list[object]:
+def join_text(parts: list[list]) -> list[object]:
     """Each row's text: one column as it is (a non-string stays what it is, for `bad_row`), or several
     joined with '. ', skipping null or empty parts."""
     if len(parts) == 1:
-        return [None if _is_null(v) else v for v in parts[0].astype("object").tolist()]
-    rows = zip(*(p.astype("object").tolist() for p in parts))
+        return [None if _is_null(v) else v for v in parts[0]]
+    rows = zip(*parts)
     joined = [". ".join(str(v) for v in row if not _is_null(v) and str(v) != "") for row in rows]
     return [t if t else None for t in joined]
 
 
-def _ids(column: pd.Series) -> list[str | None]:
-    return [None if _is_null(v) else str(v) for v in column.astype("object").tolist()]
+def _ids(column: list) -> list[str | None]:
+    return [None if _is_null(v) else str(v) for v in column]
 
 
 BAD_ROW_WHAT = {"null_id": "no id", "null_text": "no text", "empty_text": "an empty text",
@@ -338,8 +349,7 @@ def label_value(value: object, names: dict[str, int] = LABEL2ID) -> int | None:
     return int(value) if value in (0, 1) else INVALID_LABEL
 
 
-def _labels(column: pd.Series, names: dict[str, int], start: int) -> tuple[list[int | None], list]:
-    values = column.astype("object").tolist()
+def _labels(values: list, names: dict[str, int], start: int) -> tuple[list[int | None], list]:
     labels = [label_value(v, names) for v in values]
     errors = [(start + i, values[i]) for i, v in enumerate(labels) if v == INVALID_LABEL][:1]
     return labels, errors
@@ -367,13 +377,13 @@ def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = Non
 
     try:
         for frame in _frames(spec, split, select):
-            names = [str(c) for c in frame.columns]
+            names = list(frame)
             if not first:  # JSON Lines and hub datasets name their columns only with the first frame
                 select(names)
             for col in first["text"]:
                 if col not in names:
                     raise BadInput(f"{spec}: rows from {start} have no column {col!r}")
-            n = len(frame)
+            n = len(frame[first["text"][0]])
             id_col = first["id"]
             if id_col is None:
                 ids = [f"{id_prefix}{start + i}" for i in range(n)]
@@ -382,7 +392,7 @@ def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = Non
             labels, errors = _labels(frame[columns.label], label_names, start) if columns.label in names \
                 else (None, None)
             group = next((c for c in ([columns.group] if columns.group else GROUP_COLUMNS) if c in names), None)
-            groups = frame[group].astype(str).tolist() if group else None
+            groups = [str(v) for v in frame[group]] if group else None
             yield Chunk(start, ids, join_text([frame[c] for c in first["text"]]), labels, groups,
                         row_number_ids=id_col is None, label_errors=errors)
             start += n
@@ -405,6 +415,8 @@ def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = Non
 
 def labelled_table(spec: str, columns: Columns, split: str | None = None, id_prefix: str = "") -> pd.DataFrame:
     """A whole labelled input as id/text/label (+ group): every row must have a text and a label."""
+    import pandas as pd
+
     frames = []
     for chunk in read_chunks(spec, columns, split, id_prefix):
         if chunk.labels is None:
@@ -430,6 +442,8 @@ def labelled_table(spec: str, columns: Columns, split: str | None = None, id_pre
 def text_table(spec: str, columns: Columns = Columns()) -> pd.DataFrame:
     """An input's usable rows (id, text), labels or none: texts to score or distil on. Rows without an
     id or a usable text are left out."""
+    import pandas as pd
+
     rows = [(chunk.ids[i], text) for chunk in read_chunks(spec, columns) for i, text in enumerate(chunk.texts)
             if bad_row(chunk.ids[i], text) is None]
     if not rows:
@@ -445,6 +459,8 @@ def labelled_parts(source: str, columns: Columns, id_prefix: str = "") -> dict[s
     """A labelled SOURCE by part: a hub dataset's labelled splits (valid/dev named validation), or one
     part `all` for a file, a folder or `bundled`. Ids must be unique across parts: the run folder
     records its splits by id (row-number ids get ID_PREFIX and their part's name: `train:17`, `b.csv:17`)."""
+    import pandas as pd
+
     if source.startswith(HUB):
         names = [s for s in hub_splits(source[len(HUB):]) if s in HUB_SPLITS]
         parts = {HUB_SPLITS[s]: labelled_table(source, columns, s, id_prefix=f"{id_prefix}{s}:") for s in names}

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -24,8 +24,12 @@ from sentiscore.errors import BadInput
 from sentiscore.manifest import MANIFEST, VARIANTS, Manifest
 from sentiscore.metrics import Metrics
 from sentiscore.recipe import Recipe, load_recipe
-from sentiscore.splits import SPLITS, source_rows
 
+if TYPE_CHECKING:  # pandas for a run's rows only: a scoring job reads an export folder without it (0.3 s)
+    import pandas as pd
+
+# every run's splits, recorded by id in splits.parquet
+SPLITS = ("train", "validation", "test")
 MODELS = ("finetuned", "baseline_tfidf_logreg")
 
 
@@ -126,11 +130,16 @@ class RunFolder:
         path = self.path / "splits.parquet"
         if not path.is_file():
             raise BadInput(f"{path}: missing (a run made by an older sentiscore: fine-tune it again)")
-        table = pq.read_table(path).to_pandas()
-        return table["id"].tolist() if split == "all" else table.loc[table["split"] == split, "id"].tolist()
+        table = pq.read_table(path)
+        ids = table["id"].to_pylist()
+        return ids if split == "all" else [i for i, s in zip(ids, table["split"].to_pylist()) if s == split]
 
     def rows(self, split: str, max_rows: int | None = None) -> pd.DataFrame:
         """The run's own rows of SPLIT, re-read from its dataset: exactly the ids recorded, in their order."""
+        import pandas as pd
+
+        from sentiscore.splits import source_rows
+
         recipe = self.recipe()
         ids = self.split_ids(split)[:max_rows]
         table = source_rows(recipe).set_index("id")

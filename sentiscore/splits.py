@@ -14,8 +14,7 @@ import pandas as pd
 from sentiscore.errors import BadInput
 from sentiscore.readers import HUB, Columns, labelled_parts
 from sentiscore.recipe import Recipe, Source
-
-SPLITS = ("train", "validation", "test")
+from sentiscore.runs import SPLITS
 
 
 def grouped_split(frame: pd.DataFrame, seed: int,

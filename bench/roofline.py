@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiscore.onnx_model import session_options
+from sentiscore.onnx_model import openvino_telemetry_off, session_options
 
 LARGE = (2048, 1024, 1024)
 MINILM_SHAPES = ((1024, 384, 384), (1024, 384, 1536), (1024, 1536, 384))
@@ -76,8 +76,9 @@ def openvino_int8(shape: tuple[int, int, int], threads: int, repeats: int = 30) 
 
     if importlib.util.find_spec("openvino") is None:
         return None
-    import nncf
-    import openvino as ov
+    with openvino_telemetry_off():
+        import nncf
+        import openvino as ov
 
     m, k, n = shape
     feed = np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sentiscore.onnx_model import OnnxModel
+from sentiscore.onnx_model import OnnxModel, openvino_telemetry_off
 from sentiscore.score.batching import plan_batches
 
 CALIBRATION_ROWS = 300  # NNCF's default subset is 300 samples; "a few hundred" is what both makers advise
@@ -68,8 +68,9 @@ def openvino_nncf(fp32: Path, raw: Path, out: Path, feeds: Feeds) -> None:
     import io
     import logging
 
-    import nncf
-    import openvino as ov
+    with openvino_telemetry_off():
+        import nncf
+        import openvino as ov
 
     nncf.set_log_level(logging.ERROR)
     with contextlib.redirect_stdout(io.StringIO()):  # NNCF's progress bars (rich) print to stdout

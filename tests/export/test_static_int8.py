@@ -14,6 +14,8 @@ import pytest
 
 from sentiscore.cpu import int8_features
 from sentiscore.errors import BadInput
+from sentiscore.export import ExportOptions, export
+from sentiscore.export.gate import Thresholds
 from sentiscore.export.static_int8 import STATIC_MAKERS, calibration_rows
 from sentiscore.manifest import VARIANTS, Manifest
 from sentiscore.onnx_model import OnnxModel, resolve_variant
@@ -22,6 +24,18 @@ from sentiscore.score.ray_engine import check_cpus
 from tests.conftest import one_line_error, rotten_tomatoes_file, run_cli, scored
 
 STATIC = tuple(STATIC_MAKERS)
+
+
+@pytest.fixture(scope="module")
+def static_exported(exported, tmp_path_factory):
+    """The shared export where both static variants passed the gate (they did here, with a margin of one
+    row or more); else a copy exported with a 5-point gate, so what follows never depends on one row."""
+    if all(v in Manifest.read(exported / "onnx").variants for v in STATIC):
+        return exported
+    run = tmp_path_factory.mktemp("static") / "run"
+    shutil.copytree(exported, run, ignore=shutil.ignore_patterns("onnx"))
+    export(run, ExportOptions(limits=Thresholds(max_acc_drop_pp=5.0)))
+    return run
 
 
 def test_manifest_records_calibration_rows_speed_order_and_cpu(exported):
@@ -49,10 +63,10 @@ def test_manifest_records_calibration_rows_speed_order_and_cpu(exported):
 BATCH_MATES_ATOL = {"int8-static": 1e-4, "openvino-int8": 1e-2}
 
 
-def test_a_static_variant_gives_a_row_the_same_label_whatever_its_batch_mates(exported):
-    texts = pd.read_parquet(rotten_tomatoes_file(24, exported.parent))["text"].tolist()
+def test_a_static_variant_gives_a_row_the_same_label_whatever_its_batch_mates(static_exported):
+    texts = pd.read_parquet(rotten_tomatoes_file(24, static_exported.parent))["text"].tolist()
     for name in STATIC:
-        model = OnnxModel.load(exported, name)
+        model = OnnxModel.load(static_exported, name)
         alone = np.concatenate([model.run(model.pad(model.encode([t]))) for t in texts])
         together = model.run(model.pad(model.encode(texts)))
         np.testing.assert_allclose(together, alone, atol=BATCH_MATES_ATOL[name], err_msg=name)
@@ -61,18 +75,18 @@ def test_a_static_variant_gives_a_row_the_same_label_whatever_its_batch_mates(ex
         np.testing.assert_array_equal(again, together, err_msg=name)  # the same batch: the same logits
 
 
-def test_the_openvino_variant_is_compiled_once_then_read_from_the_cache(exported, tmp_path, monkeypatch):
+def test_the_openvino_variant_is_compiled_once_then_read_from_the_cache(static_exported, tmp_path, monkeypatch):
     monkeypatch.setenv("SENTISCORE_CACHE_DIR", str(tmp_path / "cache"))
-    first = OnnxModel.load(exported, "openvino-int8")
+    first = OnnxModel.load(static_exported, "openvino-int8")
     blobs = list((tmp_path / "cache" / "openvino").glob("*/*.blob"))
     assert len(blobs) == 1 and blobs[0].parent.name == first.model_hash[:16]
     feeds = first.pad(first.encode(["a fine film", "dull and far too long"]))
-    cached = OnnxModel.load(exported, "openvino-int8")
+    cached = OnnxModel.load(static_exported, "openvino-int8")
     np.testing.assert_array_equal(cached.run(feeds), first.run(feeds))
     blobs[0].write_bytes(b"not a compiled model")  # a damaged copy: OpenVINO compiles anew
-    np.testing.assert_array_equal(OnnxModel.load(exported, "openvino-int8").run(feeds), first.run(feeds))
+    np.testing.assert_array_equal(OnnxModel.load(static_exported, "openvino-int8").run(feeds), first.run(feeds))
     monkeypatch.setenv("SENTISCORE_CACHE_DIR", "/proc/no-cache-here")  # a folder that cannot be made: no cache
-    np.testing.assert_array_equal(OnnxModel.load(exported, "openvino-int8").run(feeds), first.run(feeds))
+    np.testing.assert_array_equal(OnnxModel.load(static_exported, "openvino-int8").run(feeds), first.run(feeds))
 
 
 def test_an_ir_openvino_cannot_compile_is_one_line_naming_the_file(tmp_path):
@@ -84,8 +98,8 @@ def test_an_ir_openvino_cannot_compile_is_one_line_naming_the_file(tmp_path):
         OnnxModel(broken, Path(resolve_model(BUNDLED_MINILM)) / "tokenizer.json", 128, runtime="openvino")
 
 
-def test_an_openvino_variants_hash_covers_its_weights(exported):
-    manifest = Manifest.read(exported / "onnx")
+def test_an_openvino_variants_hash_covers_its_weights(static_exported):
+    manifest = Manifest.read(static_exported / "onnx")
     weights = VARIANTS["openvino-int8"].files[1]
     before = manifest.variant_hash("openvino-int8")
     manifest.files[weights] = {**manifest.files[weights], "sha256": "0" * 64}  # new weights, the same graph
@@ -93,29 +107,29 @@ def test_an_openvino_variants_hash_covers_its_weights(exported):
     assert manifest.variant_hash("int8") == manifest.files["model.int8.onnx"]["sha256"]  # one file: its sha256
 
 
-def test_the_scorer_picks_the_fastest_and_obeys_precision_and_runtime(exported, tmp_path):
+def test_the_scorer_picks_the_fastest_and_obeys_precision_and_runtime(static_exported, tmp_path):
     data = rotten_tomatoes_file(200, tmp_path)
-    manifest = Manifest.read(exported / "onnx")
-    fp32 = scored(exported, data, tmp_path / "fp32.parquet", "--precision", "fp32", "--quiet")
+    manifest = Manifest.read(static_exported / "onnx")
+    fp32 = scored(static_exported, data, tmp_path / "fp32.parquet", "--precision", "fp32", "--quiet")
     for case, (flags, variant) in enumerate([[(), manifest.cpu_order[0]], [("--runtime", "openvino"), "openvino-int8"],
                            [("--precision", "int8-static"), "int8-static"],
                            [("--precision", "int8", "--runtime", "onnxruntime"),
                             next(v for v in manifest.cpu_order if v in ("int8", "int8-static"))],
                            [("--precision", "int8-dynamic"), "int8"]]):
         out = tmp_path / f"{case}.parquet"
-        labels = scored(exported, data, out, *flags, "--quiet")["label"]
+        labels = scored(static_exported, data, out, *flags, "--quiet")["label"]
         summary = json.loads(out.with_name(f"{case}.summary.json").read_text())
         assert (summary["precision"], summary["runtime"]) == (variant, VARIANTS[variant].runtime), flags
         assert (labels == fp32["label"]).mean() >= 0.9, flags
-    line = one_line_error(run_cli("score", exported, data, "--runtime", "openvino", "--precision", "fp32"))
+    line = one_line_error(run_cli("score", static_exported, data, "--runtime", "openvino", "--precision", "fp32"))
     assert "--precision fp32 --runtime openvino: this export has no such variant" in line
-    line = one_line_error(run_cli("score", exported, data, "--runtime", "tensorflow"))
+    line = one_line_error(run_cli("score", static_exported, data, "--runtime", "tensorflow"))
     assert "--runtime tensorflow: use onnxruntime, openvino" in line
 
 
-def test_altered_openvino_weights_are_refused(exported, tmp_path):
+def test_altered_openvino_weights_are_refused(static_exported, tmp_path):
     model = tmp_path / "onnx"
-    shutil.copytree(exported / "onnx", model)
+    shutil.copytree(static_exported / "onnx", model)
     with open(model / "model.openvino-int8.bin", "r+b") as f:
         f.seek(-100, os.SEEK_END)
         f.write(b"\x00" * 50)
@@ -124,11 +138,11 @@ def test_altered_openvino_weights_are_refused(exported, tmp_path):
     assert "model.openvino-int8.bin: sha256 differs" in line
 
 
-def test_without_openvino_the_scorer_falls_back_or_says_what_to_install(exported, monkeypatch, caplog):
+def test_without_openvino_the_scorer_falls_back_or_says_what_to_install(static_exported, monkeypatch, caplog):
     from sentiscore import onnx_model
 
     monkeypatch.setattr(onnx_model, "runtime_installed", lambda runtime: runtime == "onnxruntime")
-    manifest = Manifest.read(exported / "onnx")
+    manifest = Manifest.read(static_exported / "onnx")
     openvino_first = dataclasses.replace(
         manifest, cpu_order=["openvino-int8", *(v for v in manifest.cpu_order if v != "openvino-int8")])
     with caplog.at_level(logging.WARNING, logger="sentiscore"):
@@ -139,8 +153,8 @@ def test_without_openvino_the_scorer_falls_back_or_says_what_to_install(exported
         resolve_variant(openvino_first, "cpu", "int8", "openvino")
 
 
-def test_int8_dynamic_names_the_dynamic_variant_whichever_int8_is_fastest(exported):
-    manifest = Manifest.read(exported / "onnx")
+def test_int8_dynamic_names_the_dynamic_variant_whichever_int8_is_fastest(static_exported):
+    manifest = Manifest.read(static_exported / "onnx")
     statics_first = dataclasses.replace(manifest, cpu_order=["int8-static", "openvino-int8", "int8", "fp32"])
     assert resolve_variant(statics_first, "cpu", "int8") == ("cpu", "int8-static")  # int8: the fastest int8
     assert resolve_variant(statics_first, "cpu", "int8", "onnxruntime") == ("cpu", "int8-static")

@@ -169,7 +169,7 @@ def assemble(folder: Path, output: Path, sources: list[str]) -> dict:
     with atomic.atomic_path(output) as tmp:
         writer = None
         for part in parts:
-            table = pq.ParquetFile(part).read().replace_schema_metadata(None)  # read_table imports pandas
+            table = arrow.read_parquet(part).replace_schema_metadata(None)
             if labelled:
                 # to_pylist: pyarrow's to_numpy imports pandas (0.3 s); a part is one window of rows
                 truth = np.array([-1 if t is None else t for t in table["label_true"].to_pylist()], np.int8)

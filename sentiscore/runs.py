@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sentiscore import atomic
+from sentiscore import arrow, atomic
 from sentiscore.errors import BadInput
 from sentiscore.manifest import MANIFEST, VARIANTS, Manifest
 from sentiscore.metrics import Metrics
@@ -130,7 +130,7 @@ class RunFolder:
         path = self.path / "splits.parquet"
         if not path.is_file():
             raise BadInput(f"{path}: missing (a run made by an older sentiscore: fine-tune it again)")
-        table = pq.read_table(path)
+        table = arrow.read_parquet(path)
         ids = table["id"].to_pylist()
         return ids if split == "all" else [i for i, s in zip(ids, table["split"].to_pylist()) if s == split]
 

@@ -128,12 +128,14 @@ def test_resume_refuses_another_model(exported, tmp_path):
     assert "refusing to resume" in line
 
 
-def test_scorer_never_imports_torch_or_pandas(exported, reviews, tmp_path):
+@pytest.mark.parametrize("split", [None, "test"])
+def test_scorer_never_imports_torch_or_pandas(exported, reviews, tmp_path, split):
     """torch and transformers are the training stack; pandas (which pyarrow imports wherever it can) is
-    0.3-0.5 s of a one-row job's start-up."""
+    0.3-0.5 s of a one-row job's start-up. With --split the run's split ids are read too."""
     path = tmp_path / "r.parquet"
     reviews.head(40).to_parquet(path, index=False)
-    argv = ["score", str(exported), str(path), "-o", str(tmp_path / "o.parquet"), "--quiet"]
+    inputs = ["bundled", "--split", split] if split else [str(path)]
+    argv = ["score", str(exported), *inputs, "-o", str(tmp_path / "o.parquet"), "--quiet"]
     code = ("import sys; from sentiscore.cli import main; "
             f"rc = main({argv!r}); "
             "heavy = [m for m in ('torch', 'transformers', 'pandas') if m in sys.modules]; "

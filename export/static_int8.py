@@ -34,7 +34,8 @@ def scorer_batches(model: OnnxModel, texts: list[str]) -> Feeds:
     """TEXTS cut, sorted and batched as the scorer batches them: calibrated and timed on what it will run."""
     ids = model.encode(texts)
     lengths = np.array([len(x) for x in ids])
-    return [model.pad([ids[i] for i in batch]) for batch in plan_batches(lengths, TOKEN_BUDGET, MAX_BATCH_ROWS)]
+    batches = plan_batches(model.padded_width(lengths), TOKEN_BUDGET, MAX_BATCH_ROWS)
+    return [model.pad([ids[i] for i in batch]) for batch in batches]
 
 
 def onnxruntime_qdq(fp32: Path, raw: Path, out: Path, feeds: Feeds) -> None:

@@ -56,14 +56,15 @@ def windows(chunks: Iterator[Chunk], input_index: int, size: int) -> Iterator[Wi
                      row_number_ids=row_numbers)
 
 
-def plan_batches(lengths: np.ndarray, token_budget: int, max_rows: int) -> list[np.ndarray]:
-    """Row indices of each batch: sorted by length (stable), each batch's padded size within budget."""
-    order = np.argsort(lengths, kind="stable")
+def plan_batches(widths: np.ndarray, token_budget: int, max_rows: int) -> list[np.ndarray]:
+    """Row indices of each batch: sorted by width (stable), each batch's padded size within budget.
+    WIDTHS: the width each row pads to on its own (its token length, rounded up as the model pads)."""
+    order = np.argsort(widths, kind="stable")
     batches, start = [], 0
     while start < len(order):
         end = start + 1
-        # sorted ascending, so the batch's padded width is the length of its last row
-        while end < len(order) and end - start < max_rows and (end + 1 - start) * lengths[order[end]] <= token_budget:
+        # sorted ascending, so the batch's padded width is the width of its last row
+        while end < len(order) and end - start < max_rows and (end + 1 - start) * widths[order[end]] <= token_budget:
             end += 1
         batches.append(order[start:end])
         start = end

@@ -64,8 +64,8 @@ def prepare(model: OnnxModel | CascadeModel, window: Window, settings: Settings,
     skipped: dict[str, int] = {}
     for reason in (*bad.values(), *[OUTSIDE_SPLIT] * len(excluded)):
         skipped[reason] = skipped.get(reason, 0) + 1
-    return Prepared(window, keep, ids, plan_batches(lengths, settings.token_budget, settings.max_batch_rows),
-                    skipped)
+    return Prepared(window, keep, ids, plan_batches(model.padded_width(lengths), settings.token_budget,
+                                                    settings.max_batch_rows), skipped)
 
 
 def run_batches(model: OnnxModel, ids: list[list[int]], batches: list[np.ndarray]) -> np.ndarray:
@@ -87,7 +87,8 @@ def window_logits(model: OnnxModel | CascadeModel, prepared: Prepared,
     doubtful = model.route(logits)
     if len(doubtful):
         lengths = np.array([len(prepared.ids[i]) for i in doubtful], dtype=np.int64)
-        batches = [doubtful[b] for b in plan_batches(lengths, settings.token_budget, settings.max_batch_rows)]
+        batches = [doubtful[b] for b in plan_batches(model.teacher.padded_width(lengths), settings.token_budget,
+                                                     settings.max_batch_rows)]
         logits[doubtful] = run_batches(model.teacher, prepared.ids, batches)[doubtful]
         teacher[doubtful] = True
     return logits, teacher
@@ -123,7 +124,7 @@ def infer(model: OnnxModel | CascadeModel, prepared: Prepared, settings: Setting
     if isinstance(model, CascadeModel):
         columns["scored_by"] = arrow.strings(np.where(by_teacher, "teacher", "student").tolist())
     tokens = int(sum(len(x) for x in prepared.ids))
-    padded = int(sum(len(b) * max(len(prepared.ids[i]) for i in b) for b in prepared.batches))
+    padded = int(sum(len(b) * model.padded_width(max(len(prepared.ids[i]) for i in b)) for b in prepared.batches))
     stats = {"rows": len(keep), "skipped": skipped, "tokens": tokens, "padded_tokens": padded,
              "batches": len(prepared.batches), "labelled": int(known.sum()),
              "invalid_labels": invalid, "row_number_ids": window.row_number_ids, "model_hash": model.model_hash}

@@ -168,6 +168,9 @@ class CascadeModel:
     def pad(self, ids: list[list[int]]) -> dict[str, np.ndarray]:
         return self.student.pad(ids)
 
+    def padded_width(self, length: int | np.ndarray) -> int | np.ndarray:
+        return self.student.padded_width(length)
+
     def warm_up(self, token_budget: int, max_rows: int) -> None:
         self.student.warm_up(token_budget, max_rows)
         self.teacher.warm_up(token_budget, max_rows)

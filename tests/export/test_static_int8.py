@@ -18,7 +18,7 @@ from sentiscore.export import ExportOptions, export
 from sentiscore.export.gate import Thresholds
 from sentiscore.export.static_int8 import STATIC_MAKERS, calibration_rows
 from sentiscore.manifest import VARIANTS, Manifest
-from sentiscore.onnx_model import OnnxModel, resolve_variant
+from sentiscore.onnx_model import OnnxModel, pad_batch, resolve_variant
 from sentiscore.runs import RunFolder
 from sentiscore.score.ray_engine import check_cpus
 from tests.conftest import one_line_error, rotten_tomatoes_file, run_cli, scored
@@ -73,6 +73,23 @@ def test_a_static_variant_gives_a_row_the_same_label_whatever_its_batch_mates(st
         assert (together.argmax(-1) == alone.argmax(-1)).all(), name
         again = model.run(model.pad(model.encode(texts)))
         np.testing.assert_array_equal(again, together, err_msg=name)  # the same batch: the same logits
+
+
+def test_the_openvino_variant_pads_widths_to_multiples_of_8_and_the_padding_moves_no_label(static_exported):
+    texts = pd.read_parquet(rotten_tomatoes_file(24, static_exported.parent))["text"].tolist()
+    model = OnnxModel.load(static_exported, "openvino-int8")
+    top = model.max_length
+    assert model.padded_width(np.array([1, 8, 9, top - 1, top, top + 3])).tolist() == [8, 8, 16, top, top, top + 3]
+    ids = [row[:19] for row in model.encode(texts)]  # the longest 19 tokens: padded to 24
+    assert max(len(x) for x in ids) == 19
+    feeds = model.pad(ids)
+    assert feeds["input_ids"].shape[1] == 24
+    exact = {name: array for name, array in pad_batch(ids, model.pad_id).items() if name in model.input_names}
+    np.testing.assert_allclose(model.run(feeds), model.run(exact), atol=BATCH_MATES_ATOL["openvino-int8"])
+    assert (model.run(feeds).argmax(-1) == model.run(exact).argmax(-1)).all()
+    onnxruntime = OnnxModel.load(static_exported, "int8")  # no gain there: padded to the longest row
+    assert onnxruntime.padded_width(np.array([1, 9, top - 1])).tolist() == [1, 9, top - 1]
+    assert onnxruntime.pad(ids)["input_ids"].shape[1] == 19
 
 
 def test_the_openvino_variant_is_compiled_once_then_read_from_the_cache(static_exported, tmp_path, monkeypatch):

@@ -135,6 +135,17 @@ def run_contender(name: str, export: Path, optimum_dir: Path, checkpoint: Path, 
     return peer("optimum", optimum_dir, data, file_name)
 
 
+def in_turns(names: list[str] | tuple[str, ...], times: int, export: Path, optimum_dir: Path, checkpoint: Path,
+             data: Path) -> dict[str, list[dict]]:
+    """Each contender of NAMES run TIMES on DATA, taking turns (A, B, C, A, B, C...), so a noisy minute of a
+    shared host hits every contender alike; name -> its runs."""
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for _ in range(times):
+        for name in names:
+            runs[name].append(run_contender(name, export, optimum_dir, checkpoint, data))
+    return runs
+
+
 def available(name: str, export: Path) -> bool:
     """Whether this machine and this export can run contender NAME."""
     from sentiscore.manifest import Manifest
@@ -171,10 +182,7 @@ def speed(model_name: str, checkpoint: Path, export: Path, rows: int, work: Path
         data = texts.build(set_name, rows, work)
         labels = pd.read_parquet(data, columns=["label"])["label"].to_numpy()
         lengths = token_lengths(export, data)
-        runs: dict[str, list[dict]] = {name: [] for name in contenders}
-        for _ in range(repeats):  # taking turns, so a noisy minute hits every contender alike
-            for name in contenders:
-                runs[name].append(run_contender(name, export, optimum_dir, checkpoint, data))
+        runs = in_turns(contenders, repeats, export, optimum_dir, checkpoint, data)
         measured = {}
         for name in contenders:
             r = min(runs[name], key=lambda run: run["scoring_s"])  # the best of the repeats
@@ -223,11 +231,8 @@ def startup(checkpoint: Path, export: Path, work: Path) -> list[dict]:
     pd.read_parquet(texts.build("review", 2000, work)).head(1).to_parquet(one, index=False)
     optimum_dir = work / "minilm-optimum"
     optimum_models(checkpoint, optimum_dir)
-    names = ("sentiscore auto", "transformers pipeline", "optimum int8")
-    runs: dict[str, list[dict]] = {name: [] for name in names}
-    for _ in range(STARTUP_RUNS):
-        for name in names:
-            runs[name].append(run_contender(name, export, optimum_dir, checkpoint, one))
+    runs = in_turns(("sentiscore auto", "transformers pipeline", "optimum int8"), STARTUP_RUNS, export,
+                    optimum_dir, checkpoint, one)
     rows = []
     for name, measured in runs.items():
         walls, loads = [r["wall_s"] for r in measured], [r["load_s"] for r in measured]

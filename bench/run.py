@@ -359,6 +359,8 @@ def main() -> None:
     parser.add_argument("--render", type=Path, help="only rewrite NAME.md (and the goals) from this results JSON")
     parser.add_argument("--name", default="bench", help="results file stem (default bench)")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats {args.repeats}: must be at least 1")
     if args.render:
         results = json.loads(args.render.read_text())
         results["goals"] = goals(results)

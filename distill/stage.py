@@ -29,7 +29,7 @@ from sentiscore.splits import SPLITS, recipe_columns
 from sentiscore.tokens import Encoder
 from sentiscore.versions import package_versions
 
-from .augment import augmented
+from .augment import augmented, sentences
 from .student import Student, parameters, student_from_teacher
 from .train import NO_LABEL, Distilled, distil
 
@@ -50,8 +50,8 @@ class DistillResult(FinetuneResult):
                 f"({' '.join(map(str, d['kept']))}), "
                 f"{d['parameters']['student']:,} parameters against {d['parameters']['teacher']:,}",
                 f"rows: {d['rows']['labelled']} labelled, {d['rows']['augmented']} augmented, "
-                f"{d['rows']['unlabeled']} unlabelled; trained in "
-                f"{m.train_seconds:.0f} s on {m.device}",
+                f"{d['rows']['unlabeled']} unlabelled, {d['rows']['sentences']} sentences of them; "
+                f"trained in {m.train_seconds:.0f} s on {m.device}",
                 *[f"agreement with the teacher on {split}: {a:.2%}" for split, a in d["agreement"].items()],
                 *m.lines()]
 
@@ -65,9 +65,9 @@ def locate(spec: str, data_dir: str | None) -> str:
 
 
 def training_rows(recipe: DistillRecipe, teacher: RunFolder, held_out: set[str], mask: str) -> pd.DataFrame:
-    """The labelled rows (the teacher's training split, or --data), the variants of their texts and the
-    unlabelled rows (both label NO_LABEL), with a `role`; texts of the teacher's validation and test
-    rows are left out of all."""
+    """The labelled rows (the teacher's training split, or --data), the variants of their texts, the
+    unlabelled rows and the sentences cut from them (all three label NO_LABEL), with a `role`; texts of
+    the teacher's validation and test rows are left out of all."""
     columns = recipe_columns(teacher.recipe())
     if recipe.data:
         labelled = pd.concat([part for spec in recipe.data
@@ -80,12 +80,18 @@ def training_rows(recipe: DistillRecipe, teacher: RunFolder, held_out: set[str],
         texts = augmented(labelled["text"].tolist(), recipe.augment, mask, recipe.seed)
         frames.append(pd.DataFrame({"id": [f"augmented:{i}" for i in range(len(texts))], "text": texts,
                                     "label": NO_LABEL, "role": "augmented"}))
+    unlabeled_texts = []
     for spec in recipe.unlabeled:
         rows = text_table(locate(spec, recipe.data_dir), dataclasses.replace(columns, label="", group=None))
+        unlabeled_texts += rows["text"].tolist()
         if recipe.max_unlabeled_rows and len(rows) > recipe.max_unlabeled_rows:
             rows = rows.sample(n=recipe.max_unlabeled_rows, random_state=recipe.seed)
         frames.append(rows.assign(id=f"{Path(spec).stem}:" + rows["id"].astype(str), label=NO_LABEL,
                                   role="unlabeled"))
+    if recipe.unlabeled_sentences:
+        texts = sentences(unlabeled_texts, recipe.unlabeled_sentences, recipe.seed)
+        frames.append(pd.DataFrame({"id": [f"sentence:{i}" for i in range(len(texts))], "text": texts,
+                                    "label": NO_LABEL, "role": "sentences"}))
     rows = pd.concat(frames, ignore_index=True)
     return rows[~rows["text"].isin(held_out)].reset_index(drop=True)
 
@@ -128,7 +134,8 @@ def distill(teacher: RunFolder | str | Path, recipe: DistillRecipe, output: Path
     every = pd.concat([rows, *evaluate.values()], ignore_index=True)
     log.event("distill.start", teacher=str(teacher.path), labelled=int((rows["role"] == "train").sum()),
               augmented=int((rows["role"] == "augmented").sum()),
-              unlabeled=int((rows["role"] == "unlabeled").sum()), validation=len(evaluate["validation"]),
+              unlabeled=int((rows["role"] == "unlabeled").sum()),
+              sentences=int((rows["role"] == "sentences").sum()), validation=len(evaluate["validation"]),
               test=len(evaluate["test"]))
     with tempfile.TemporaryDirectory(prefix="sentiscore-distill-") as work:
         logits, teacher_rows_s = teacher_logits(teacher, every["text"].tolist(), Path(work))
@@ -139,7 +146,7 @@ def distill(teacher: RunFolder | str | Path, recipe: DistillRecipe, output: Path
     tokenizer.model_max_length = manifest.max_length
     encoder = Encoder.from_pretrained(tokenizer, manifest.max_length, manifest.truncation)
     trained = distil(student.model, tokenizer, encoder, recipe,
-                     every[every["role"].isin(["train", "augmented", "unlabeled"])],
+                     every[every["role"].isin(["train", "augmented", "unlabeled", "sentences"])],
                      {name: parts[name] for name in ("validation", "test")})
     metrics = _metrics(recipe, teacher, parts, trained, student, teacher_rows_s)
     with atomic.atomic_dir(output) as tmp:
@@ -191,7 +198,8 @@ def _metrics(recipe: DistillRecipe, teacher: RunFolder, parts: dict[str, pd.Data
         "layers": len(kept), "kept": kept, "temperature": recipe.temperature, "alpha": recipe.alpha,
         "parameters": {"teacher": student.teacher_parameters, "student": parameters(trained.model)},
         "rows": {"labelled": int(len(parts["train"])), "augmented": int(len(parts.get("augmented", []))),
-                 "unlabeled": int(len(parts.get("unlabeled", [])))},
+                 "unlabeled": int(len(parts.get("unlabeled", []))),
+                 "sentences": int(len(parts.get("sentences", [])))},
         "unlabeled_sources": [locate(s, recipe.data_dir) for s in recipe.unlabeled],
         "teacher_scored_rows_per_s": teacher_rows_s,
         "teacher_onnx_fp32": {name: binary_metrics(parts[name]["label"].to_numpy(), t).to_dict()

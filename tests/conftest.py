@@ -183,13 +183,14 @@ def write_formats(frame: pd.DataFrame, folder: Path, stem: str = "rows") -> dict
 @pytest.fixture(scope="session")
 def distilled(exported, tmp_path_factory) -> Path:
     """A one-layer student of the tiny exported run, distilled through the CLI on the teacher's training
-    rows and 300 unlabelled Rotten Tomatoes snippets (JSON logs, as above), then exported (dynamic int8
-    only: quick)."""
+    rows, 300 unlabelled Rotten Tomatoes snippets and 40 sentences cut from them (JSON logs, as above),
+    then exported (dynamic int8 only: quick)."""
     folder = tmp_path_factory.mktemp("distill")
     unlabeled = rotten_tomatoes_file(300, folder)
     run = folder / "student"
     result = run_cli("--log-format", "json", "distill", exported, "--layers", "1", "--unlabeled", unlabeled,
-                     "--epochs", "1", "--lr", "3e-4", "--batch-size", "16", "--output", run)
+                     "--unlabeled-sentences", "40", "--epochs", "1", "--lr", "3e-4", "--batch-size", "16",
+                     "--output", run)
     assert result.returncode == 0, result.stderr[-3000:]
     events = json_events(result.stderr)
     assert events[0]["event"] == "distill.start" and events[-1]["event"] == "distill.end"

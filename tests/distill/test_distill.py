@@ -64,7 +64,7 @@ def test_a_distilled_run(distilled, exported):
                                   pd.read_parquet(exported / "splits.parquet"))
     metrics = json.loads((distilled / "metrics.json").read_text())
     d = metrics["distillation"]
-    assert d["layers"] == 1 and d["kept"] == [0] and d["rows"]["unlabeled"] == 300
+    assert d["layers"] == 1 and d["kept"] == [0] and d["rows"]["unlabeled"] == 300 and d["rows"]["sentences"] == 40
     history = [h["eval_agreement"] for h in metrics["loss_history"] if "eval_agreement" in h]
     assert history[-1] > history[0], history  # training moved the student towards the teacher
     assert d["agreement"]["test"] >= 0.8
@@ -72,9 +72,9 @@ def test_a_distilled_run(distilled, exported):
 
     kept = pd.read_parquet(distilled / "teacher_logits.parquet")
     assert kept.groupby("role").size().to_dict() == {"train": d["rows"]["labelled"], "unlabeled": 300,
-                                                     "validation": metrics["rows"]["validation"],
+                                                     "sentences": 40, "validation": metrics["rows"]["validation"],
                                                      "test": metrics["rows"]["test"]}
-    assert kept.loc[kept["role"] == "unlabeled", "label"].isna().all()
+    assert kept.loc[kept["role"].isin(["unlabeled", "sentences"]), "label"].isna().all()
     # the kept logits are the teacher's fp32 ONNX model's, through the scorer: the same margins
     test_rows = RunFolder(exported).rows("test").head(40)
     test_ids, texts = test_rows["id"].tolist(), test_rows["text"].tolist()
@@ -107,3 +107,19 @@ def test_augmented_variants_are_seeded_new_and_in_the_texts_words():
     words = {w for t in texts for w in t.split()} | {"[MASK]"}
     assert all(set(v.split()) <= words for v in variants)
     assert any("[MASK]" in v for v in variants) and any(len(v.split()) <= 5 for v in variants)
+
+
+def test_sentences_are_a_seeded_sample_of_the_texts_own_statements():
+    from sentiscore.distill.augment import SENTENCE_WORDS, sentences
+
+    texts = ["Loved it. The plot moves fast and the cast is great! Would I watch it again? Yes, twice over.",
+             "The sound is muddy and the dialogue is hard to follow.",  # one sentence: it is a row already
+             "Too long. Far too long for a story this thin, and the ending drags on and on."]
+    # "Loved it." and "Yes, twice over." are under SENTENCE_WORDS; the one-sentence text is a row already
+    assert SENTENCE_WORDS[0] == 5
+    assert sorted(sentences(texts, 100, seed=0)) == [
+        "Far too long for a story this thin, and the ending drags on and on.",
+        "The plot moves fast and the cast is great!", "Would I watch it again?"]
+    two = sentences(texts, 2, seed=0)
+    assert len(two) == 2 and two == sentences(texts, 2, seed=0)  # a run repeats
+    assert len({tuple(sentences(texts, 2, seed=s)) for s in range(10)}) > 1  # and the seed decides the sample

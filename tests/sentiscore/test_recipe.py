@@ -126,3 +126,5 @@ def test_distill_recipes_are_their_own_kind():
         load_recipe("distill", DistillRecipe, keep="top")
     with pytest.raises(BadInput, match="unknown recipe"):
         load_recipe("default", DistillRecipe)
+    with pytest.raises(BadInput, match="--unlabeled-sentences needs unlabeled sources"):
+        load_recipe("distill", DistillRecipe, unlabeled=[])

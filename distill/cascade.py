@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from sentiscore.tokens import Encoder
 from .compare import Comparison, compare_models
 
 ALL_TO_TEACHER = 1.01  # above every probability: the teacher scores every row
+ONE_CLASS = "the teacher alone predicts one class on the validation split: no cascade of it can pass the gate"
 
 
 @dataclass(frozen=True)
@@ -67,18 +69,17 @@ def at_threshold(student_logits: np.ndarray, teacher_logits: np.ndarray, labels:
             "both_classes": len(np.unique(predicted)) == 2}
 
 
-def choose_threshold(student_logits: np.ndarray, teacher_logits: np.ndarray, labels: np.ndarray,
-                     max_acc_drop_pp: float, reference: np.ndarray | None = None) -> dict:
-    """The threshold that sends the smallest share of rows to the teacher while the cascade's accuracy
-    stays within MAX_ACC_DROP_PP points of the teacher's and both classes are predicted. Candidates: 0
-    (the student alone), the midpoints between the student's distinct top probabilities, 1.01 (the
-    teacher alone); the share grows with the threshold, so the first that keeps the limit is the one."""
+def thresholds_within_limit(student_logits: np.ndarray, teacher_logits: np.ndarray, labels: np.ndarray,
+                            max_acc_drop_pp: float, reference: np.ndarray | None = None) -> Iterator[dict]:
+    """Every threshold whose cascade stays within MAX_ACC_DROP_PP points of the teacher's accuracy and
+    predicts both classes, smallest share sent to the teacher first (the share grows with the threshold,
+    so the first is the one to choose). Candidates: 0 (the student alone),
+    the midpoints between the student's distinct top probabilities, 1.01 (the teacher alone)."""
     levels = np.unique(top_probability(student_logits))
     for threshold in [0.0, *((levels[:-1] + levels[1:]) / 2).tolist(), ALL_TO_TEACHER]:
         result = at_threshold(student_logits, teacher_logits, labels, threshold, max_acc_drop_pp, reference)
         if result["within_limit"] and result["both_classes"]:
-            return result
-    raise BadInput("the teacher alone predicts one class on the validation split: no cascade of it can pass the gate")
+            yield result
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -121,10 +122,15 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
     encoder = Encoder.from_file(exports["teacher"].path / "tokenizer.json", manifests["teacher"].max_length,
                                 manifests["teacher"].truncation)
     reference = torch_logits(teacher.checkpoint, encoder, texts)
-    selection = choose_threshold(logits["student"], logits["teacher"], labels, max_acc_drop_pp, reference) \
-        if threshold is None else at_threshold(logits["student"], logits["teacher"], labels, threshold,
-                                               max_acc_drop_pp, reference)
-    log.event("cascade.threshold", **{k: v for k, v in selection.items()})
+    # the gate below runs the real routing: the teacher scores the doubtful rows batched by themselves, and
+    # dynamic int8 rounds a batch by its own range, so a threshold that keeps the limit on the whole split's
+    # logits may lose a row there; then the next one is tried (rejected: those that did)
+    candidates = thresholds_within_limit(logits["student"], logits["teacher"], labels, max_acc_drop_pp, reference) \
+        if threshold is None else iter([at_threshold(logits["student"], logits["teacher"], labels, threshold,
+                                                     max_acc_drop_pp, reference)])
+    selection = next(candidates, None)
+    if selection is None:
+        raise BadInput(ONE_CLASS)
     with tempfile.TemporaryDirectory(prefix="sentiscore-cascade-") as work, \
             atomic.atomic_dir(output, overwrite=overwrite) as tmp:
         files = {}
@@ -137,11 +143,20 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
         members = {name: {"run": str(run.path.resolve()), "variant": variants[name],
                           "model_hash": manifests[name].variant_hash(variants[name])}
                    for name, run in (("student", student), ("teacher", teacher))}
-        spec = CascadeSpec(selection["threshold"], selection["teacher_share"], members["student"],
-                           members["teacher"], files, selection)
-        atomic.write_json(tmp / CASCADE, spec.to_dict())
-        folder = CascadeFolder(tmp)
-        report = cascade_parity(folder, limits=Thresholds(max_acc_drop_pp=max_acc_drop_pp))
+        folder, rejected = CascadeFolder(tmp), []
+        while True:
+            selection = {**selection, "rejected": rejected}
+            log.event("cascade.threshold", **selection)
+            spec = CascadeSpec(selection["threshold"], selection["teacher_share"], members["student"],
+                               members["teacher"], files, selection)
+            atomic.write_json(tmp / CASCADE, spec.to_dict())
+            report = cascade_parity(folder, limits=Thresholds(max_acc_drop_pp=max_acc_drop_pp))
+            following = None if report.passed else next(candidates, None)
+            if following is None:
+                break
+            (result,) = report.variants.values()
+            rejected = [*rejected, {"threshold": selection["threshold"], "accuracy": result.accuracy}]
+            selection = following
         comparison = compare_models(student, teacher, folder, Path(work)) if compare else None
         if comparison:
             comparison.write(folder, output.name)

@@ -1,6 +1,8 @@
 """The cascade: its threshold, its folder, scoring with it (exactly the student at 0, the teacher at
 1.01), a tampered folder refused, kill and resume, parity against the teacher's checkpoint."""
 
+import dataclasses
+import importlib
 import json
 import shutil
 import signal
@@ -12,8 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sentiscore.distill.cascade import ALL_TO_TEACHER, choose_threshold
-from sentiscore.errors import BadInput
+from sentiscore.distill.cascade import ALL_TO_TEACHER, thresholds_within_limit
 from sentiscore.manifest import VARIANTS
 from tests.conftest import REPO, one_line_error, run_cli, scored, wait_for_parts
 
@@ -35,10 +36,14 @@ def test_threshold_is_the_smallest_teacher_share_within_the_limit():
     labels = np.array([1, 0, 1, 0, 1, 0, 1, 0])
     student = logits_of([0.99, 0.01, 0.95, 0.05, 0.9, 0.1, 0.45, 0.6])
     teacher = logits_of([0.9, 0.1, 0.9, 0.1, 0.9, 0.1, 0.9, 0.1])
-    chosen = choose_threshold(student, teacher, labels, max_acc_drop_pp=0.5)
+    passing = list(thresholds_within_limit(student, teacher, labels, max_acc_drop_pp=0.5))
+    chosen = passing[0]
     assert chosen["teacher_share"] == 0.25 and chosen["accuracy"] == 1.0  # rows 6 and 7 only
     assert 0.6 < chosen["threshold"] <= 0.9
-    loose = choose_threshold(student, teacher, labels, max_acc_drop_pp=30)  # 75% is within 30 points
+    # then every larger one, in order (the next candidates when the real routing fails the gate)
+    assert [p["threshold"] for p in passing] == sorted(p["threshold"] for p in passing)
+    assert passing[-1]["threshold"] == ALL_TO_TEACHER and passing[-1]["teacher_share"] == 1.0
+    loose = next(thresholds_within_limit(student, teacher, labels, max_acc_drop_pp=30))  # 75% is within 30 points
     assert loose["threshold"] == 0.0 and loose["teacher_share"] == 0.0
 
 
@@ -46,10 +51,10 @@ def test_no_threshold_that_collapses_to_one_class():
     labels = np.array([1, 1, 1, 0])
     student = logits_of([0.9, 0.9, 0.9, 0.8])  # always positive: 75% accuracy, one class
     teacher = logits_of([0.9, 0.9, 0.9, 0.2])
-    chosen = choose_threshold(student, teacher, labels, max_acc_drop_pp=50)  # 75% would be within the limit
+    # 75% would be within the limit
+    chosen = next(thresholds_within_limit(student, teacher, labels, max_acc_drop_pp=50))
     assert chosen["both_classes"] and chosen["teacher_share"] > 0
-    with pytest.raises(BadInput, match="one class"):
-        choose_threshold(student, student, labels, max_acc_drop_pp=50)
+    assert list(thresholds_within_limit(student, student, labels, max_acc_drop_pp=50)) == []
 
 
 def test_the_cascade_folder(cascade_dir, distilled, exported):
@@ -61,6 +66,8 @@ def test_the_cascade_folder(cascade_dir, distilled, exported):
     assert {"student/manifest.json", "teacher/manifest.json", "student/tokenizer.json"} <= set(spec["files"])
     selection = spec["selection"]
     assert selection["within_limit"] and selection["both_classes"]
+    # thresholds that kept the limit on the whole split's logits but not in the real routing came first
+    assert all(r["threshold"] < spec["threshold"] for r in selection["rejected"])
     assert selection["teacher_share"] == spec["teacher_share"]
     parity = json.loads((cascade_dir / "parity.json").read_text())
     assert parity["passed"] and parity["split"] == "validation"
@@ -72,6 +79,28 @@ def test_the_cascade_folder(cascade_dir, distilled, exported):
     cascade_row = table["models"][-1]
     assert cascade_row["parameters"] == sum(m["parameters"] for m in table["models"][3:5])
     assert "| cascade |" in (cascade_dir / "report.md").read_text()
+
+
+def test_a_threshold_the_real_routing_fails_gives_way_to_the_next(distilled, exported, tmp_path, monkeypatch):
+    # dynamic int8 rounds the teacher's batch of doubtful rows by its own range: a threshold can keep the
+    # limit on the whole split's logits and lose a row in the cascade itself; the gate on the real routing
+    # decides, and the next candidate is tried (here the first gate run is made to fail)
+    stage = importlib.import_module("sentiscore.distill.cascade")  # the module: the package exports its function
+
+    gate, gated = stage.cascade_parity, []
+
+    def failing_once(folder, limits):
+        report = gate(folder, limits=limits)
+        gated.append(json.loads((folder.path / "cascade.json").read_text())["threshold"])
+        if len(gated) == 1:
+            report.variants = {n: dataclasses.replace(v, failures=["forced"]) for n, v in report.variants.items()}
+        return report
+
+    monkeypatch.setattr(stage, "cascade_parity", failing_once)
+    result = stage.cascade(distilled, exported, output=tmp_path / "cascade", compare=False)
+    spec = json.loads((tmp_path / "cascade" / "cascade.json").read_text())
+    assert len(gated) == 2 and gated[0] < gated[1] == spec["threshold"] == result.spec.threshold
+    assert [r["threshold"] for r in spec["selection"]["rejected"]] == gated[:1] and result.parity.passed
 
 
 @pytest.mark.parametrize("threshold, who", [(0.0, "student"), (ALL_TO_TEACHER, "teacher")])

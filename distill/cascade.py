@@ -73,8 +73,8 @@ def thresholds_within_limit(student_logits: np.ndarray, teacher_logits: np.ndarr
                             max_acc_drop_pp: float, reference: np.ndarray | None = None) -> Iterator[dict]:
     """Every threshold whose cascade stays within MAX_ACC_DROP_PP points of the teacher's accuracy and
     predicts both classes, smallest share sent to the teacher first (the share grows with the threshold,
-    so the first is the one to choose). Candidates: 0 (the student alone),
-    the midpoints between the student's distinct top probabilities, 1.01 (the teacher alone)."""
+    so the first is the one to choose). Candidates: 0 (the student alone), the midpoints between the
+    student's distinct top probabilities, 1.01 (the teacher alone)."""
     levels = np.unique(top_probability(student_logits))
     for threshold in [0.0, *((levels[:-1] + levels[1:]) / 2).tolist(), ALL_TO_TEACHER]:
         result = at_threshold(student_logits, teacher_logits, labels, threshold, max_acc_drop_pp, reference)
@@ -122,9 +122,10 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
     encoder = Encoder.from_file(exports["teacher"].path / "tokenizer.json", manifests["teacher"].max_length,
                                 manifests["teacher"].truncation)
     reference = torch_logits(teacher.checkpoint, encoder, texts)
-    # the gate below runs the real routing: the teacher scores the doubtful rows batched by themselves, and
-    # dynamic int8 rounds a batch by its own range, so a threshold that keeps the limit on the whole split's
-    # logits may lose a row there; then the next one is tried (rejected: those that did)
+    # the gate below runs the real routing: the teacher scores the doubtful rows batched by themselves, and an
+    # int8 row's result depends on its batch-mates (dynamic int8 rounds a batch by its own range), so a
+    # threshold that keeps the limit on the whole split's logits may lose a row there; then the next one is
+    # tried (rejected: those that did)
     candidates = thresholds_within_limit(logits["student"], logits["teacher"], labels, max_acc_drop_pp, reference) \
         if threshold is None else iter([at_threshold(logits["student"], logits["teacher"], labels, threshold,
                                                      max_acc_drop_pp, reference)])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiscore.onnx_model import openvino_telemetry_off, session_options
+from sentiscore.onnx_model import openvino_config, openvino_telemetry_off, session_options
 
 LARGE = (2048, 1024, 1024)
 MINILM_SHAPES = ((1024, 384, 384), (1024, 384, 1536), (1024, 1536, 384))
@@ -87,8 +87,7 @@ def openvino_int8(shape: tuple[int, int, int], threads: int, repeats: int = 30) 
         matmul_model(path, *shape)
         with contextlib.redirect_stdout(io.StringIO()):
             quantized = nncf.quantize(ov.Core().read_model(str(path)), nncf.Dataset([{"a": feed}]), subset_size=1)
-    compiled = ov.Core().compile_model(quantized, "CPU", {"PERFORMANCE_HINT": "LATENCY",
-                                                           "INFERENCE_NUM_THREADS": threads})
+    compiled = ov.Core().compile_model(quantized, "CPU", openvino_config(threads))  # as the scorer compiles
     request = compiled.create_infer_request()
     for _ in range(5):
         request.infer({0: feed})

@@ -4,6 +4,7 @@ teacher's PyTorch checkpoint."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
@@ -26,7 +27,6 @@ from sentiscore.tokens import Encoder
 from .compare import Comparison, compare_models
 
 ALL_TO_TEACHER = 1.01  # above every probability: the teacher scores every row
-ONE_CLASS = "the teacher alone predicts one class on the validation split: no cascade of it can pass the gate"
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,8 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
                                                      max_acc_drop_pp, reference)])
     selection = next(candidates, None)
     if selection is None:
-        raise BadInput(ONE_CLASS)
+        raise BadInput("the teacher alone predicts one class on the validation split: no cascade of it can pass "
+                       "the gate")
     with tempfile.TemporaryDirectory(prefix="sentiscore-cascade-") as work, \
             atomic.atomic_dir(output, overwrite=overwrite) as tmp:
         files = {}
@@ -145,19 +146,17 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
                           "model_hash": manifests[name].variant_hash(variants[name])}
                    for name, run in (("student", student), ("teacher", teacher))}
         folder, rejected = CascadeFolder(tmp), []
-        while True:
-            selection = {**selection, "rejected": rejected}
+        for candidate in itertools.chain([selection], candidates):  # the last one tried stands, passed or not
+            selection = {**candidate, "rejected": rejected}
             log.event("cascade.threshold", **selection)
             spec = CascadeSpec(selection["threshold"], selection["teacher_share"], members["student"],
                                members["teacher"], files, selection)
             atomic.write_json(tmp / CASCADE, spec.to_dict())
             report = cascade_parity(folder, limits=Thresholds(max_acc_drop_pp=max_acc_drop_pp))
-            following = None if report.passed else next(candidates, None)
-            if following is None:
+            if report.passed:
                 break
             (result,) = report.variants.values()
             rejected = [*rejected, {"threshold": selection["threshold"], "accuracy": result.accuracy}]
-            selection = following
         comparison = compare_models(student, teacher, folder, Path(work)) if compare else None
         if comparison:
             comparison.write(folder, output.name)

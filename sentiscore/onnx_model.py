@@ -192,6 +192,15 @@ def openvino_telemetry_off() -> Iterator[None]:
             os.environ["CI"] = before
 
 
+def openvino_config(threads: int) -> dict:
+    """How sentiscore compiles a model for OpenVINO's CPU (the scorer, and the bench's OpenVINO limit).
+    LATENCY: one stream, every thread on the one batch in flight (the scorer runs one at a time).
+    f32: on a CPU with bf16 (AMX, AVX512_BF16) OpenVINO runs a model's float parts in bf16 unless told
+    otherwise; measured on such a Xeon, that cost the teacher's openvino-int8 3.5 points on the test
+    sentences and moved a row's logits by 0.3 with its batch-mates. The parity gate is measured in f32."""
+    return {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
+
+
 class OpenVinoSession:
     """OpenVINO's compiled model behind the one call the scorer makes of a session: run(feeds) -> logits."""
 
@@ -199,11 +208,7 @@ class OpenVinoSession:
         with openvino_telemetry_off():
             import openvino as ov
 
-        # LATENCY: one stream, every thread on the one batch in flight (the scorer runs one at a time).
-        # f32: on a CPU with bf16 (AMX, AVX512_BF16) OpenVINO runs a model's float parts in bf16 unless told
-        # otherwise; measured on such a Xeon, that cost the teacher's openvino-int8 3.5 points on the test
-        # sentences and moved a row's logits by 0.3 with its batch-mates. The parity gate is measured in f32.
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
+        config = openvino_config(threads)
         if cache and writable_folder(cache):  # a cached copy that cannot be read OpenVINO compiles anew
             config["CACHE_DIR"] = str(cache)
         try:

@@ -366,7 +366,10 @@ def test_a_stop_by_signal_leaves_a_job_that_resumes(exported, tmp_path, sig, cod
     out = tmp_path / "o.parquet"
     args = [sys.executable, "-m", "sentiscore.cli", "--log-format", fmt, "score", str(exported), str(data),
             "-o", str(out), "--window-rows", "16", "--quiet"]
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # A suite started in the background (`make test &`, nohup) passes SIGINT on ignored, and Python then
+    # never raises KeyboardInterrupt: the job would finish and exit 0. Give the job Ctrl-C back.
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while len(list(job_dir(out).glob("part-*.parquet"))) < 5:
         assert proc.poll() is None and time.time() < deadline, "the job ended before the stop"

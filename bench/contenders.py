@@ -5,7 +5,7 @@
 transformers: `transformers.pipeline("text-classification")` on PyTorch (fp32, torch's default threads).
 optimum: Optimum's `ORTModelForSequenceClassification` (ONNX_FILE in MODEL_DIR) in Optimum's pipeline.
 optimum-intel: Optimum-Intel's `OVModelForSequenceClassification` (its int8 OpenVINO model in MODEL_DIR,
-bench/models.py) in a transformers pipeline, as Optimum-Intel's documentation shows.
+bench/models.py) in a transformers pipeline, as Optimum-Intel's documentation shows, compiled in f32.
 Both run with batch_size=32, truncation at 128 tokens, as their documentation shows. One batch is
 run first (not timed), as `sentiscore score` warms its session up before scoring.
 """
@@ -30,7 +30,10 @@ def load(kind: str, model_dir: str, onnx_file: str | None):
         from optimum.intel import OVModelForSequenceClassification
         from transformers import AutoTokenizer, pipeline
 
-        model = OVModelForSequenceClassification.from_pretrained(model_dir)
+        # f32 as the scorer compiles (sentiscore.onnx_model.openvino_config): on a bf16 CPU (AMX) OpenVINO's
+        # default would run this contender's float parts in bf16, a different precision from the scorer's.
+        model = OVModelForSequenceClassification.from_pretrained(
+            model_dir, ov_config={"INFERENCE_PRECISION_HINT": "f32"})
         return pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(model_dir))
     from optimum.onnxruntime import ORTModelForSequenceClassification, pipeline
 

@@ -41,10 +41,8 @@ def load(kind: str, model_dir: str, onnx_file: str | None):
     return pipeline("text-classification", model=model, tokenizer=model_dir)
 
 
-def main() -> None:
-    kind, model_dir, data, out = sys.argv[1:5]
-    onnx_file = sys.argv[5] if len(sys.argv) > 5 else None
-    texts = pd.read_parquet(data, columns=["text"])["text"].tolist()
+def predict(kind: str, model_dir: str, texts: list[str], onnx_file: str | None = None) -> dict:
+    """Load contender KIND, run one batch untimed, then label TEXTS: load and scoring seconds, labels."""
     started = time.perf_counter()
     pipe = load(kind, model_dir, onnx_file)
     pipe(texts[:BATCH], batch_size=BATCH, truncation=True, max_length=MAX_LENGTH)
@@ -52,8 +50,14 @@ def main() -> None:
     outputs = pipe(texts, batch_size=BATCH, truncation=True, max_length=MAX_LENGTH)
     finished = time.perf_counter()
     label2id = pipe.model.config.label2id
-    result = {"load_s": round(ready - started, 3), "scoring_s": round(finished - ready, 3),
-              "predictions": [int(label2id[o["label"]]) for o in outputs]}
+    return {"load_s": round(ready - started, 3), "scoring_s": round(finished - ready, 3),
+            "predictions": [int(label2id[o["label"]]) for o in outputs]}
+
+
+def main() -> None:
+    kind, model_dir, data, out = sys.argv[1:5]
+    onnx_file = sys.argv[5] if len(sys.argv) > 5 else None
+    result = predict(kind, model_dir, pd.read_parquet(data, columns=["text"])["text"].tolist(), onnx_file)
     with open(out, "w") as f:
         json.dump(result, f)
 

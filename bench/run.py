@@ -93,7 +93,7 @@ def score(model: Path, data: Path, *flags: str) -> dict:
             "predictions": predictions}
 
 
-def peer(kind: str, model_dir: Path, data: Path, onnx_file: str | None = None) -> dict:
+def peer(kind: str, model_dir: Path, onnx_file: str | None, data: Path) -> dict:
     """One pipeline process (bench/contenders.py)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
@@ -127,12 +127,16 @@ def run_contender(name: str, export: Path, optimum_dir: Path, checkpoint: Path, 
         # CPU, and "sentiscore int8" (today's dynamic int8, the static issue's baseline) would not be it
         pinned = ("--precision", exact_name(variant)) if variant != "auto" else ()
         return score(export, data, "--provider", "cpu", *pinned)
+    return peer(*peer_model(name, optimum_dir, checkpoint), data)
+
+
+def peer_model(name: str, optimum_dir: Path, checkpoint: Path) -> tuple[str, Path, str | None]:
+    """What peer contender NAME loads (bench/contenders.py): its kind, model folder and ONNX file."""
     if name == "transformers pipeline":
-        return peer("transformers", checkpoint, data)
+        return "transformers", checkpoint, None
     if name == "optimum-intel int8":
-        return peer("optimum-intel", optimum_dir.with_name(optimum_dir.name + "-intel"), data)
-    file_name = models.OPTIMUM_INT8_FILE if name == "optimum int8" else "model.onnx"
-    return peer("optimum", optimum_dir, data, file_name)
+        return "optimum-intel", optimum_dir.with_name(optimum_dir.name + "-intel"), None
+    return "optimum", optimum_dir, models.OPTIMUM_INT8_FILE if name == "optimum int8" else "model.onnx"
 
 
 def in_turns(names: list[str] | tuple[str, ...], times: int, export: Path, optimum_dir: Path, checkpoint: Path,

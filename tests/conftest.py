@@ -38,16 +38,31 @@ def one_line_error(result: subprocess.CompletedProcess, code: int = 2) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def cli(capsys):
-    """Run the CLI in this process: (exit code, stdout lines, stderr lines). An exception that escapes
-    `main` would be a traceback for a user: it fails the test."""
+def run_here(*args: object) -> subprocess.CompletedProcess:
+    """Run `sentiscore ARGS` in this process, its stdout and stderr captured; the result as `run_cli`
+    gives it. For the stages that import transformers: a fresh interpreter spends 13-20 s importing it
+    and optimum on a slow 2-core host, this one has them already. An exception that escapes `main` would
+    be a traceback for a user: it fails the test. (What a real process writes past Python's streams,
+    and the one-line rule for it, are `run_cli`'s to test.)"""
+    import contextlib
+    import io
+
     from sentiscore import cli as entry
 
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = entry.main(argv)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli():
+    """Run the CLI in this process: (exit code, stdout lines, stderr lines)."""
     def run(*argv: object) -> tuple[int, list[str], list[str]]:
-        code = entry.main([str(a) for a in argv])
-        captured = capsys.readouterr()
-        return code, captured.out.splitlines(), [line for line in captured.err.splitlines() if line.strip()]
+        result = run_here(*argv)
+        return (result.returncode, result.stdout.splitlines(),
+                [line for line in result.stderr.splitlines() if line.strip()])
     return run
 
 
@@ -198,7 +213,7 @@ def distilled(exported, tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr[-3000:]
     events = json_events(result.stderr)
     assert events[0]["event"] == "distill.start" and events[-1]["event"] == "distill.end"
-    result = run_cli("export", run, "--no-static")
+    result = run_here("export", run, "--no-static")
     assert result.returncode == 0, result.stderr[-3000:]
     return run
 
@@ -207,7 +222,7 @@ def distilled(exported, tmp_path_factory) -> Path:
 def cascade_dir(distilled, exported) -> Path:
     """The cascade of the student and its teacher, its threshold chosen on the validation split."""
     out = distilled.parent / "cascade"
-    result = run_cli("cascade", distilled, exported, "--output", out)
+    result = run_here("cascade", distilled, exported, "--output", out)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -227,7 +242,7 @@ def split_cascade(distilled, exported, cascade_reviews) -> Path:
     threshold = float(np.median(np.maximum(student["prob_positive"], 1 - student["prob_positive"])))
     out = distilled.parent / "split-cascade"
     # a threshold of our choosing, not the gate's: held to no accuracy limit (what it tests is the routing)
-    result = run_cli("cascade", distilled, exported, "--output", out, "--threshold", threshold, "--no-compare",
+    result = run_here("cascade", distilled, exported, "--output", out, "--threshold", threshold, "--no-compare",
                      "--max-acc-drop", "100")
     assert result.returncode == 0, result.stderr[-3000:]
     return out

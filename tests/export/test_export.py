@@ -10,7 +10,7 @@ from sentiscore.export.gate import torch_logits
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.runs import RunFolder
 from sentiscore.tokens import Encoder
-from tests.conftest import one_line_error, rotten_tomatoes_file, run_cli
+from tests.conftest import one_line_error, rotten_tomatoes_file, run_cli, run_here
 
 
 def test_folder_has_every_variant_and_a_manifest(exported):
@@ -49,7 +49,7 @@ def test_fp32_matches_pytorch_and_int8_passes_the_gate(exported):
 def test_parity_cli_on_the_test_split(exported):
     """The CLI on another split: its exit status follows the report. (On 285 rows one flipped label is
     0.35 points, so whether this tiny model's int8 passes there is not the point; the gate is above.)"""
-    result = run_cli("parity", exported, "--split", "test")
+    result = run_here("parity", exported, "--split", "test")
     report = json.loads((exported / "onnx" / "parity.json").read_text())
     assert report["split"] == "test" and report["rows"] == 285
     assert result.returncode == (0 if report["passed"] else 1), result.stderr[-2000:]
@@ -89,7 +89,7 @@ def test_tampered_weights_fail_parity_with_exit_1(exported, tmp_path):
     array *= -1.0  # flip the sign: the head now votes the other way
     weights.CopyFrom(onnx.numpy_helper.from_array(array, weights.name))
     onnx.save(model, str(run / "onnx" / "model.onnx"))
-    result = run_cli("parity", run)
+    result = run_here("parity", run)
     assert result.returncode == 1
     report = json.loads((run / "onnx" / "parity.json").read_text())
     failures = report["variants"]["fp32"]["failures"]
@@ -111,11 +111,11 @@ def test_parity_reads_a_given_file_whole_unless_a_split_is_asked(exported, tmp_p
 
     run = tmp_path / "run"
     shutil.copytree(exported, run)
-    data = str(rotten_tomatoes_file(888, tmp_path))
+    data = str(rotten_tomatoes_file(300, tmp_path))
     report = parity(run, data=data)
-    assert (report.rows, report.split, report.data) == (888, "all", data)
+    assert (report.rows, report.split, report.data) == (300, "all", data)
     report = parity(run, data=data, split="test")
     expected = make_splits(labelled_parts(data, Columns()), RunFolder(run).recipe(), data)["test"]
-    assert report.rows == len(expected) < 888
+    assert 0 < report.rows == len(expected) < 300
     saved = json.loads((run / "onnx" / "parity.json").read_text())
     assert saved["rows"] == report.rows and saved["split"] == "test"

@@ -12,7 +12,7 @@ from sentiscore.errors import BadInput
 from sentiscore.manifest import MANIFEST, Manifest
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.runs import RunFolder
-from tests.conftest import SHARED_DATA, load_metrics, run_cli, scored
+from tests.conftest import SHARED_DATA, load_metrics, run_here, scored
 
 MAX_LENGTH = 48
 
@@ -30,10 +30,10 @@ def sources_run(trained_run, tmp_path_factory) -> Path:
                       'evals_per_epoch = 1\n\n[[dataset]]\nname = "amazon"\nsource = "bundled"\nmax_train_rows = 1000\n'
                       '\n[[dataset]]\nname = "imdb"\nsource = "hub:imdb"\nlocal = "imdb.parquet"\n')
     run = folder / "run"
-    result = run_cli("finetune", "--recipe", recipe, "--model", trained_run / "checkpoint", "--data-dir", folder,
+    result = run_here("finetune", "--recipe", recipe, "--model", trained_run / "checkpoint", "--data-dir", folder,
                      "--output", run)
     assert result.returncode == 0, result.stderr[-3000:]
-    result = run_cli("export", run, "--no-int8")  # int8 is not what these tests check
+    result = run_here("export", run, "--no-int8")  # int8 is not what these tests check
     assert result.returncode == 0, result.stderr[-3000:]
     return run
 
@@ -61,7 +61,7 @@ def test_parity_and_the_scorer_cut_texts_as_the_recipe_did(sources_run, tmp_path
     manifest = RunFolder(sources_run).export_folder().manifest()
     assert manifest.truncation == "head+tail"
     # fp32 agrees with PyTorch only if both cut alike
-    result = run_cli("parity", sources_run, "--split", "test")
+    result = run_here("parity", sources_run, "--split", "test")
     assert result.returncode == 0, result.stderr[-2000:]
     fp32 = json.loads((folder / "parity.json").read_text())["variants"]["fp32"]
     assert fp32["label_agreement"] == 1.0 and fp32["max_abs_logit_diff"] < 1e-3

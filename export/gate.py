@@ -91,8 +91,13 @@ class ParityReport:
         return all(v.passed for v in self.variants.values())
 
     @property
+    def dynamic_int8_attempts(self) -> list[Int8Attempt]:
+        """The dynamic int8 recipes tried, in order (the static variants' tries left out)."""
+        return [a for a in self.int8_attempts if a.variant == "int8"]
+
+    @property
     def int8_failed_every_recipe(self) -> bool:
-        dynamic = [a for a in self.int8_attempts if a.variant == "int8"]
+        dynamic = self.dynamic_int8_attempts
         return bool(dynamic) and not any(a.passed for a in dynamic)
 
     def failures(self) -> str:

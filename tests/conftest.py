@@ -243,6 +243,6 @@ def split_cascade(distilled, exported, cascade_reviews) -> Path:
     out = distilled.parent / "split-cascade"
     # a threshold of our choosing, not the gate's: held to no accuracy limit (what it tests is the routing)
     result = run_here("cascade", distilled, exported, "--output", out, "--threshold", threshold, "--no-compare",
-                     "--max-acc-drop", "100")
+                      "--max-acc-drop", "100")
     assert result.returncode == 0, result.stderr[-3000:]
     return out

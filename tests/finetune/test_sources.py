@@ -31,7 +31,7 @@ def sources_run(trained_run, tmp_path_factory) -> Path:
                       '\n[[dataset]]\nname = "imdb"\nsource = "hub:imdb"\nlocal = "imdb.parquet"\n')
     run = folder / "run"
     result = run_here("finetune", "--recipe", recipe, "--model", trained_run / "checkpoint", "--data-dir", folder,
-                     "--output", run)
+                      "--output", run)
     assert result.returncode == 0, result.stderr[-3000:]
     result = run_here("export", run, "--no-int8")  # int8 is not what these tests check
     assert result.returncode == 0, result.stderr[-3000:]

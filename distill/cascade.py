@@ -152,7 +152,7 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
             spec = CascadeSpec(selection["threshold"], selection["teacher_share"], members["student"],
                                members["teacher"], files, selection)
             atomic.write_json(tmp / CASCADE, spec.to_dict())
-            report = cascade_parity(folder, limits=Thresholds(max_acc_drop_pp=max_acc_drop_pp))
+            report = cascade_parity(folder, limits=Thresholds(max_acc_drop_pp=max_acc_drop_pp), reference=reference)
             if report.passed:
                 break
             (result,) = report.variants.values()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sentiscore import atomic, log
@@ -191,9 +192,12 @@ def parity(run: RunFolder | str | Path, data: str | None = None, split: str | No
 
 
 def cascade_parity(folder: CascadeFolder, data: str | None = None, split: str | None = None,
-                   limits: Thresholds | None = None, max_rows: int | None = None) -> ParityReport:
+                   limits: Thresholds | None = None, max_rows: int | None = None,
+                   reference: np.ndarray | None = None) -> ParityReport:
     """The cascade (its default variants, files checked) against its teacher's PyTorch checkpoint on
-    the teacher's rows, held to the int8 rule (accuracy drop, one class); writes the folder's parity.json."""
+    the teacher's rows, held to the int8 rule (accuracy drop, one class); writes the folder's parity.json.
+    REFERENCE: the checkpoint's logits on those rows, where the caller has them (the cascade stage gates
+    each threshold it tries on the same validation rows: the teacher runs in PyTorch once)."""
     limits = limits or Thresholds()
     teacher = folder.run()
     if teacher is None:
@@ -201,10 +205,11 @@ def cascade_parity(folder: CascadeFolder, data: str | None = None, split: str | 
                        "with the teacher's PyTorch checkpoint")
     rows = parity_rows(teacher, data, split, max_rows)
     texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
-    manifest = folder.manifest()
-    encoder = Encoder.from_file(folder.member("teacher").path / "tokenizer.json", manifest.max_length,
-                                manifest.truncation)
-    reference = torch_logits(teacher.checkpoint, encoder, texts)
+    if reference is None:
+        manifest = folder.manifest()
+        encoder = Encoder.from_file(folder.member("teacher").path / "tokenizer.json", manifest.max_length,
+                                    manifest.truncation)
+        reference = torch_logits(teacher.checkpoint, encoder, texts)
     _, variant = choose_variant(folder, "cpu", None, None)
     logits, doubtful = CascadeModel.load(folder.path, variant).routed_logits(texts)
     result = compare("cascade", logits, reference, labels, limits)

@@ -89,17 +89,29 @@ def test_a_threshold_the_real_routing_fails_gives_way_to_the_next(distilled, exp
 
     gate, gated = stage.cascade_parity, []
 
-    def failing_once(folder, limits):
-        report = gate(folder, limits=limits)
+    def failing_once(folder, limits, reference):
+        report = gate(folder, limits=limits, reference=reference)
         gated.append(json.loads((folder.path / "cascade.json").read_text())["threshold"])
         if len(gated) == 1:
             report.variants = {n: dataclasses.replace(v, failures=["forced"]) for n, v in report.variants.items()}
         return report
 
     monkeypatch.setattr(stage, "cascade_parity", failing_once)
+    # the teacher's PyTorch logits on the validation rows are computed once, for the choice and every gate run
+    torch_runs = []
+
+    def counted(torch_logits):
+        def run(*args):
+            torch_runs.append(args)
+            return torch_logits(*args)
+        return run
+
+    for module in (stage, importlib.import_module("sentiscore.export.stage")):
+        monkeypatch.setattr(module, "torch_logits", counted(module.torch_logits))
     result = stage.cascade(distilled, exported, output=tmp_path / "cascade", compare=False)
     spec = json.loads((tmp_path / "cascade" / "cascade.json").read_text())
     assert len(gated) == 2 and gated[0] < gated[1] == spec["threshold"] == result.spec.threshold
+    assert len(torch_runs) == 1
     assert [r["threshold"] for r in spec["selection"]["rejected"]] == gated[:1] and result.parity.passed
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.runs import RunFolder
+from sentiscore.score.predict import scorer_logits
 from sentiscore.tokens import Encoder
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -24,7 +25,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def predictions(run: RunFolder, texts: list[str]) -> np.ndarray:
     """The run's fp32 ONNX labels (parity-checked against PyTorch), cut as its manifest says."""
-    return OnnxModel.load(run.export_folder(), "fp32").logits(texts).argmax(-1)
+    return scorer_logits(OnnxModel.load(run.export_folder(), "fp32"), texts)[0].argmax(-1)
 
 
 def token_counts(run: RunFolder, texts: list[str]) -> np.ndarray:

@@ -22,6 +22,7 @@ from sentiscore.export.stage import cascade_parity
 from sentiscore.manifest import MANIFEST, sha256_file
 from sentiscore.onnx_model import OnnxModel, resolve_variant
 from sentiscore.runs import RunFolder
+from sentiscore.score.predict import scorer_logits
 from sentiscore.tokens import Encoder
 
 from .compare import Comparison, compare_models
@@ -117,7 +118,7 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
     rows = teacher.rows("validation")
     texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
     variants = {name: resolve_variant(manifests[name], "cpu", None)[1] for name in MEMBERS}
-    logits = {name: OnnxModel.load(exports[name], variants[name]).logits(texts) for name in MEMBERS}
+    logits = {name: scorer_logits(OnnxModel.load(exports[name], variants[name]), texts)[0] for name in MEMBERS}
     # held to the teacher's PyTorch accuracy, as the parity gate holds it (its ONNX variant may round otherwise)
     encoder = Encoder.from_file(exports["teacher"].path / "tokenizer.json", manifests["teacher"].max_length,
                                 manifests["teacher"].truncation)

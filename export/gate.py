@@ -1,5 +1,7 @@
 """The parity gate: the PyTorch checkpoint and every ONNX variant on the same rows, same tokens.
 
+Each variant runs as the scorer runs it (score.predict.scorer_logits: its windows, sorted token-budget
+batches): an int8 row's logits depend on its batch-mates, and the gate judges what `score` writes.
 fp32 must agree with PyTorch on labels (it computes the same function); int8 and fp16 round, so
 they are held to accuracy: at most `max_acc_drop_pp` points below PyTorch's. Any variant that
 predicts one class only, or whose file no longer matches its manifest hash, fails.
@@ -19,9 +21,10 @@ from sentiscore.manifest import VARIANTS, sha256_file
 from sentiscore.metrics import Metrics, binary_metrics
 from sentiscore.onnx_model import OnnxModel, pad_batch, runtime_installed
 from sentiscore.runs import ExportFolder
+from sentiscore.score.predict import scorer_logits
 from sentiscore.tokens import Encoder
 
-BATCH = 64
+BATCH = 64  # PyTorch's batches, in input order (fp32: a row's logits do not depend on its batch-mates)
 METRICS = ("accuracy", "precision", "recall", "f1")
 
 
@@ -192,7 +195,7 @@ def model_logits(model, encoder: Encoder, texts: list[str]) -> np.ndarray:
 def check_variant(model: OnnxModel, name: str, texts: list[str], labels: np.ndarray, reference: np.ndarray,
                   limits: Thresholds, expected: dict[Path, str] | None = None) -> VariantParity:
     """One model on the parity rows; EXPECTED: its files and their manifest hashes, which must still match."""
-    result = compare(name, model.logits(texts, BATCH), reference, labels, limits)
+    result = compare(name, scorer_logits(model, texts)[0], reference, labels, limits)
     expected = expected or {}
     altered = [f"{path.name}: sha256 differs from manifest.json (altered after export)"
                for path, digest in expected.items() if sha256_file(path) != digest]

@@ -34,6 +34,7 @@ from sentiscore.models import choose_variant
 from sentiscore.onnx_model import OnnxModel, runtime_installed
 from sentiscore.readers import labelled_parts
 from sentiscore.runs import ExportFolder, RunFolder
+from sentiscore.score.predict import scorer_logits
 from sentiscore.splits import make_splits, recipe_columns
 from sentiscore.tokens import Encoder
 
@@ -211,11 +212,11 @@ def cascade_parity(folder: CascadeFolder, data: str | None = None, split: str | 
                                     manifest.truncation)
         reference = torch_logits(teacher.checkpoint, encoder, texts)
     _, variant = choose_variant(folder, "cpu", None, None)
-    logits, doubtful = CascadeModel.load(folder.path, variant).routed_logits(texts)
+    logits, by_teacher = scorer_logits(CascadeModel.load(folder.path, variant), texts)
     result = compare("cascade", logits, reference, labels, limits)
     report = ParityReport(len(rows), limits, binary_metrics(labels, reference.argmax(-1)),
                           {f"cascade {variant}": result}, data=data or "recipe dataset",
                           split=split or ("validation" if data is None else "all"),
-                          teacher_share=len(doubtful) / max(1, len(rows)))
+                          teacher_share=float(by_teacher.sum()) / max(1, len(rows)))
     report.write(folder)
     return report

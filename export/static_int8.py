@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from sentiscore.onnx_model import OnnxModel, openvino_telemetry_off
-from sentiscore.score.batching import plan_batches
+from sentiscore.score.predict import Settings, batches_of
 
 CALIBRATION_ROWS = 300  # NNCF's default subset is 300 samples; "a few hundred" is what both makers advise
 CALIBRATION_SEED = 0
-TOKEN_BUDGET, MAX_BATCH_ROWS = 1024, 256  # the scorer's own batches (score.predict.Settings' defaults)
 
 Feeds = list[dict[str, np.ndarray]]
 
@@ -33,9 +32,7 @@ def calibration_rows(train: pd.DataFrame) -> pd.DataFrame:
 def scorer_batches(model: OnnxModel, texts: list[str]) -> Feeds:
     """TEXTS cut, sorted and batched as the scorer batches them: calibrated and timed on what it will run."""
     ids = model.encode(texts)
-    lengths = np.array([len(x) for x in ids])
-    batches = plan_batches(model.padded_width(lengths), TOKEN_BUDGET, MAX_BATCH_ROWS)
-    return [model.pad([ids[i] for i in batch]) for batch in batches]
+    return [model.pad([ids[i] for i in batch]) for batch in batches_of(model, ids, Settings())]
 
 
 def onnxruntime_qdq(fp32: Path, raw: Path, out: Path, feeds: Feeds) -> None:

@@ -60,12 +60,16 @@ def prepare(model: OnnxModel | CascadeModel, window: Window, settings: Settings,
         raise BadInput(bad_row_message(source, window.start + row, window.ids[row], bad[row]) + " (--on-bad-row fail)")
     keep = np.array([i for i in reasons if i not in bad], dtype=np.int64)
     ids = model.encode([window.texts[i] for i in keep]) if len(keep) else []
-    lengths = np.array([len(x) for x in ids], dtype=np.int64)
     skipped: dict[str, int] = {}
     for reason in (*bad.values(), *[OUTSIDE_SPLIT] * len(excluded)):
         skipped[reason] = skipped.get(reason, 0) + 1
-    return Prepared(window, keep, ids, plan_batches(model.padded_width(lengths), settings.token_budget,
-                                                    settings.max_batch_rows), skipped)
+    return Prepared(window, keep, ids, batches_of(model, ids, settings), skipped)
+
+
+def batches_of(model: OnnxModel | CascadeModel, ids: list[list[int]], settings: Settings) -> list[np.ndarray]:
+    """Positions in IDS of each batch: sorted by padded width, within the token budget."""
+    lengths = np.array([len(x) for x in ids], dtype=np.int64)
+    return plan_batches(model.padded_width(lengths), settings.token_budget, settings.max_batch_rows)
 
 
 def run_batches(model: OnnxModel, ids: list[list[int]], batches: list[np.ndarray]) -> np.ndarray:
@@ -76,29 +80,41 @@ def run_batches(model: OnnxModel, ids: list[list[int]], batches: list[np.ndarray
     return logits
 
 
-def window_logits(model: OnnxModel | CascadeModel, prepared: Prepared,
+def window_logits(model: OnnxModel | CascadeModel, ids: list[list[int]], batches: list[np.ndarray],
                   settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Logits of the window's rows, and which of them the teacher scored (a cascade: the student's
-    doubtful rows, sorted and batched again for the teacher, so it too pads only to its own rows)."""
-    teacher = np.zeros(len(prepared.ids), dtype=bool)
+    """Logits of one window's rows (IDS, in BATCHES), and which of them the teacher scored (a cascade: the
+    student's doubtful rows, sorted and batched again for the teacher, so it too pads only to its own rows)."""
+    teacher = np.zeros(len(ids), dtype=bool)
     if not isinstance(model, CascadeModel):
-        return run_batches(model, prepared.ids, prepared.batches), teacher
-    logits = run_batches(model.student, prepared.ids, prepared.batches)
+        return run_batches(model, ids, batches), teacher
+    logits = run_batches(model.student, ids, batches)
     doubtful = model.route(logits)
     if len(doubtful):
-        lengths = np.array([len(prepared.ids[i]) for i in doubtful], dtype=np.int64)
-        batches = [doubtful[b] for b in plan_batches(model.teacher.padded_width(lengths), settings.token_budget,
-                                                     settings.max_batch_rows)]
-        logits[doubtful] = run_batches(model.teacher, prepared.ids, batches)[doubtful]
+        doubtful_batches = [doubtful[b] for b in batches_of(model.teacher, [ids[i] for i in doubtful], settings)]
+        logits[doubtful] = run_batches(model.teacher, ids, doubtful_batches)[doubtful]
         teacher[doubtful] = True
     return logits, teacher
+
+
+def scorer_logits(model: OnnxModel | CascadeModel, texts: list[str],
+                  settings: Settings = Settings()) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, rows the teacher scored) of TEXTS in their order, windowed, sorted and batched exactly as
+    `score` runs a file holding these rows in this order: an int8 row's logits depend on its batch-mates,
+    so the parity gate checks these, the ones the scorer writes, and not another batching's."""
+    logits, by_teacher = [np.zeros((0, 2), dtype=np.float32)], [np.zeros(0, dtype=bool)]
+    for start in range(0, len(texts), settings.window_rows):
+        ids = model.encode(texts[start:start + settings.window_rows])
+        window, teacher = window_logits(model, ids, batches_of(model, ids, settings), settings)
+        logits.append(window)
+        by_teacher.append(teacher)
+    return np.concatenate(logits), np.concatenate(by_teacher)
 
 
 def infer(model: OnnxModel | CascadeModel, prepared: Prepared, settings: Settings,
           source: str) -> tuple[pa.Table, dict]:
     """Run the batches; return the window's predictions in input order and its counts (with the hash of
     the model that scored it: the stage checks it is the job's)."""
-    logits, by_teacher = window_logits(model, prepared, settings)
+    logits, by_teacher = window_logits(model, prepared.ids, prepared.batches, settings)
     window, skipped, keep = prepared.window, dict(prepared.skipped), prepared.keep
     finite = np.isfinite(logits).all(axis=1)
     if not finite.all():

@@ -179,17 +179,6 @@ class CascadeModel:
         """Positions of the rows the teacher scores: the student's top probability below the threshold."""
         return np.flatnonzero(top_probability(student_logits) < self.threshold)
 
-    def routed_logits(self, texts: list[str], batch_rows: int = 64) -> tuple[np.ndarray, np.ndarray]:
-        """(logits, positions the teacher scored) of TEXTS in input order, in batches of BATCH_ROWS (parity's way)."""
-        logits = self.student.logits(texts, batch_rows)
-        doubtful = self.route(logits)
-        if len(doubtful):
-            logits[doubtful] = self.teacher.logits([texts[i] for i in doubtful], batch_rows)
-        return logits, doubtful
-
-    def logits(self, texts: list[str], batch_rows: int = 64) -> np.ndarray:
-        return self.routed_logits(texts, batch_rows)[0]
-
 
 def runtime_of(variant: str) -> str:
     """The runtime(s) a variant (or a cascade's STUDENT+TEACHER) runs on, for the summary."""

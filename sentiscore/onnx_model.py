@@ -328,8 +328,3 @@ class OnnxModel:
         if self.runtime == "openvino":
             return self.session.run(feeds).astype(np.float32, copy=False)
         return self.session.run(None, feeds)[0].astype(np.float32, copy=False)
-
-    def logits(self, texts: list[str], batch_rows: int = 64) -> np.ndarray:
-        """Logits of TEXTS in input order, in batches of BATCH_ROWS rows (the parity gate's way)."""
-        ids = self.encode(texts)
-        return np.concatenate([self.run(self.pad(ids[i:i + batch_rows])) for i in range(0, len(ids), batch_rows)])

@@ -53,6 +53,7 @@ def test_a_distilled_run(distilled, exported):
 
     from sentiscore.onnx_model import OnnxModel
     from sentiscore.runs import RunFolder
+    from sentiscore.score.predict import scorer_logits
 
     for name in ("checkpoint/model.safetensors", "metrics.json", "loss.png", "confusion.png", "report.md",
                  "recipe.toml", "distill.toml", "splits.parquet", "teacher_logits.parquet", "onnx/manifest.json"):
@@ -78,7 +79,7 @@ def test_a_distilled_run(distilled, exported):
     # the kept logits are the teacher's fp32 ONNX model's, through the scorer: the same margins
     test_rows = RunFolder(exported).rows("test").head(40)
     test_ids, texts = test_rows["id"].tolist(), test_rows["text"].tolist()
-    ours = OnnxModel.load(exported / "onnx", "fp32").logits(texts)
+    ours, _ = scorer_logits(OnnxModel.load(exported / "onnx", "fp32"), texts)
     margin = ours[:, 1] - ours[:, 0]
     test_kept = kept[kept["role"] == "test"].set_index("id").loc[test_ids]
     recorded = (test_kept["teacher_logit_positive"] - test_kept["teacher_logit_negative"]).to_numpy()

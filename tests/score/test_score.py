@@ -13,9 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from sentiscore.cpu import int8_features
+from sentiscore.manifest import Manifest, exact_name
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.runs import RunFolder
 from sentiscore.score.job import summary_path
+from sentiscore.score.predict import Settings, scorer_logits
 from tests.conftest import BUNDLED, REPO, SHARED_DATA, default_model_file, one_line_error, run_cli, write_formats
 
 SMALL = ["--window-rows", "64", "--token-budget", "2048", "--quiet"]
@@ -73,6 +75,25 @@ def test_fp32_equals_onnxruntime_row_by_row(exported, reviews, tmp_path):
     prob = np.exp(single[:, 1]) / np.exp(single).sum(axis=1)
     np.testing.assert_array_equal(out["label"].to_numpy(), single.argmax(1))
     np.testing.assert_allclose(out["prob_positive"].to_numpy(), prob, atol=1e-5)
+
+
+def test_the_gate_sees_what_score_writes(exported, reviews, tmp_path, cli):
+    """Parity runs each variant through scorer_logits: an int8 row's logits depend on its batch-mates, so they
+    must be the very logits `score` writes for a file of those rows (300 rows: five windows of 64)."""
+    rows = reviews.head(300)
+    rows.to_parquet(tmp_path / "rows.parquet", index=False)
+    texts, settings = rows["text"].tolist(), Settings(window_rows=64)
+    for variant in Manifest.read(exported / "onnx").cpu_variants():
+        out = tmp_path / f"{variant}.parquet"
+        code, _, err = cli("score", exported, tmp_path / "rows.parquet", "-o", out, "--window-rows", 64,
+                           "--precision", exact_name(variant), "--quiet")
+        assert code == 0, err
+        written = pq.read_table(out).to_pandas()
+        logits, by_teacher = scorer_logits(OnnxModel.load(exported, variant), texts, settings)
+        assert len(written) == len(texts) and not by_teacher.any()
+        np.testing.assert_array_equal(written["label"].to_numpy(), logits.argmax(1), err_msg=variant)
+        prob = np.exp(logits[:, 1]) / np.exp(logits).sum(axis=1)
+        np.testing.assert_allclose(written["prob_positive"].to_numpy(), prob, atol=1e-6, err_msg=variant)
 
 
 def test_folder_input_and_hostile_texts(exported, reviews, tmp_path):

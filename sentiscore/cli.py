@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cascade)
 
     from sentiscore.score.engines import ENGINES
+    from sentiscore.score.predict import Settings  # the batching defaults: the parity gate batches with them too
 
     p = sub.add_parser("score", help="score review files or dataset splits with an exported model")
     p.add_argument("model", metavar="MODEL", help="an export folder (RUN_DIR/onnx), a run folder, or a cascade folder")
@@ -180,9 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "timed at export; fp16 on CUDA")
     p.add_argument("--runtime", help="onnxruntime or openvino (default: the runtime of the variant chosen)")
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--batch-size", type=int, default=256, help="most rows in a batch (default 256)")
-    p.add_argument("--token-budget", type=int, default=1024, help="most padded tokens in a batch (default 1024)")
-    p.add_argument("--window-rows", type=int, default=2048, help="rows sorted together by length (default 2048)")
+    p.add_argument("--batch-size", type=int, default=Settings.max_batch_rows,
+                   help=f"most rows in a batch (default {Settings.max_batch_rows})")
+    p.add_argument("--token-budget", type=int, default=Settings.token_budget,
+                   help=f"most padded tokens in a batch (default {Settings.token_budget})")
+    p.add_argument("--window-rows", type=int, default=Settings.window_rows,
+                   help=f"rows sorted together by length (default {Settings.window_rows})")
     p.add_argument("--threads", type=int, help="onnxruntime threads (default: one per core)")
     p.add_argument("--engine", default="local", choices=list(ENGINES),
                    help="local (default) or ray: the same windows scored by actors on a Ray cluster")

@@ -43,3 +43,14 @@ def test_errors_are_json_events_in_json_mode(errors):
     assert code == 2 and len(lines) == 1
     event = json.loads(lines[0])
     assert event["event"] == "error" and event["exit_code"] == 2 and "-o out.csv" in event["message"]
+
+
+def test_score_batches_by_default_as_the_parity_gate_does():
+    # the gate's scorer_logits batches with Settings(); a default written twice could drift from it
+    from sentiscore.cli import build_parser
+    from sentiscore.score.predict import Settings
+
+    args = build_parser().parse_args(["score", "MODEL", "INPUT"])
+    defaults = Settings()
+    assert (args.window_rows, args.token_budget, args.batch_size) == \
+        (defaults.window_rows, defaults.token_budget, defaults.max_batch_rows)

@@ -8,12 +8,13 @@ model has random weights: for speed only.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 from sentiscore.export.onnx_export import build_manifest, export_fp32, optimum_export
 from sentiscore.export.quantize import INT8_RECIPES
-from sentiscore.manifest import VARIANTS
+from sentiscore.manifest import VARIANTS, Manifest
 from sentiscore.runs import ExportFolder
 
 OPTIMUM_INT8_FILE = "model_quantized.onnx"
@@ -47,6 +48,24 @@ def sentiscore_export(checkpoint: Path, out: Path) -> Path:
     export_fp32(checkpoint, out.parent / (out.name + "-scratch"), out, "O2")
     INT8_RECIPES[0].quantize(out / VARIANTS["fp32"].model_file, out / VARIANTS["int8"].model_file)
     ExportFolder(out).write_manifest(build_manifest(out, checkpoint, "O2", INT8_RECIPES[0].name))
+    return out
+
+
+def dynamic_int8_baseline(export: Path, out: Path) -> Path:
+    """An export folder OUT holding EXPORT's own fp32 graph and, beside it, today's dynamic int8 (the first
+    int8 recipe), ungated: the static-int8 issue's baseline, for an export that dropped it because it
+    failed the gate on this CPU. Made once; for the benches only (sentiscore never scores a failed variant)."""
+    if (out / "manifest.json").is_file():
+        return out
+    out.mkdir(parents=True)
+    manifest = Manifest.read(export)
+    for name in ("model.onnx", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+                 "config.json"):
+        if (export / name).is_file():
+            shutil.copy2(export / name, out / name)
+    INT8_RECIPES[0].quantize(out / VARIANTS["fp32"].model_file, out / VARIANTS["int8"].model_file)
+    ExportFolder(out).write_manifest(build_manifest(out, Path(manifest.source_checkpoint), manifest.graph_optimization,
+                                                    INT8_RECIPES[0].name, manifest.truncation))
     return out
 
 
@@ -98,12 +117,14 @@ def optimum_intel_export(checkpoint: Path, folder: Path, export: Path) -> Path:
 
 
 def main() -> None:
-    """`python -m bench.models bert-base FOLDER`, `... optimum CHECKPOINT FOLDER` or `... optimum-intel
-    CHECKPOINT FOLDER EXPORT`: run in a child process, so the benchmark's own process stays small (a
-    child's peak RSS starts from its parent's)."""
+    """`python -m bench.models bert-base FOLDER`, `... optimum CHECKPOINT FOLDER`, `... optimum-intel
+    CHECKPOINT FOLDER EXPORT` or `... int8-baseline EXPORT FOLDER`: run in a child process, so the
+    benchmark's own process stays small (a child's peak RSS starts from its parent's)."""
     if sys.argv[1] == "bert-base":
         folder = Path(sys.argv[2])
         sentiscore_export(bert_base_random(folder), folder / "onnx")
+    elif sys.argv[1] == "int8-baseline":
+        dynamic_int8_baseline(Path(sys.argv[2]), Path(sys.argv[3]))
     elif sys.argv[1] == "optimum-intel":
         optimum_intel_export(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
     else:

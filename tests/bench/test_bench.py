@@ -3,7 +3,9 @@ every contender scores the same task (their labels agree with `sentiscore score`
 
 from __future__ import annotations
 
+import shutil
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ import pytest
 from bench import contenders as contenders_module
 from bench import models, roofline, texts
 from bench import run as bench_run
+from sentiscore.export.quantize import INT8_RECIPES
 from tests.conftest import rotten_tomatoes_file
 
 MINILM = {"hidden_size": 384, "num_hidden_layers": 6, "intermediate_size": 1536}
@@ -100,6 +103,53 @@ def test_variants_side_by_side_cover_every_cpu_variant_of_the_export(exported, t
 
     table = variants.compare(exported / "onnx", rows=20, rounds=1, work=tmp_path)
     order = Manifest.read(exported / "onnx").cpu_variants()
-    assert [(r["texts"], r["variant"]) for r in table] == [(s, v) for s in texts.SETS for v in order]
-    assert all(r["agreement_with_fp32"] == 1.0 for r in table if r["variant"] == "fp32")
-    assert all(r["reviews_per_s"] > 0 and r["export_order"] == order.index(r["variant"]) + 1 for r in table)
+    measured = order + ([] if "int8" in order else ["int8"])  # today's int8, the baseline, even where dropped
+    assert [(r["texts"], r["variant"]) for r in table] == [(s, v) for s in texts.SETS for v in measured]
+    assert all(r["agreement_with_fp32"] == 1.0 and r["accuracy_vs_fp32_pp"] == 0 for r in table
+               if r["variant"] == "fp32")
+    assert all(r["x_int8"] == 1.0 for r in table if r["variant"] == "int8")
+    assert all(r["reviews_per_s"] > 0 and 0 <= r["accuracy"] <= 1 for r in table)
+    assert all(r["export_order"] == (order.index(r["variant"]) + 1 if r["variant"] in order else None) for r in table)
+
+
+def without_int8(export: Path, folder: Path) -> Path:
+    """A copy of EXPORT as an export whose gate dropped the dynamic int8: no file, not in the manifest."""
+    from sentiscore.export.onnx_export import build_manifest
+    from sentiscore.manifest import VARIANTS, Manifest
+    from sentiscore.runs import ExportFolder
+
+    shutil.copytree(export, folder)
+    (folder / VARIANTS["int8"].model_file).unlink(missing_ok=True)
+    manifest = Manifest.read(export)
+    ExportFolder(folder).write_manifest(build_manifest(
+        folder, Path(manifest.source_checkpoint), manifest.graph_optimization, None, manifest.truncation,
+        {v: s for v, s in manifest.cpu_speed.items() if v != "int8"}))
+    return folder
+
+
+def test_the_benches_measure_todays_int8_where_the_gate_dropped_it(exported, tmp_path):
+    from bench import variants
+    from sentiscore.manifest import VARIANTS, Manifest, sha256_file
+    from sentiscore.onnx_model import OnnxModel
+
+    dropped = without_int8(exported / "onnx", tmp_path / "dropped")
+    assert "int8" not in Manifest.read(dropped).variants
+    baseline = models.dynamic_int8_baseline(dropped, tmp_path / "baseline")
+    made = Manifest.read(baseline)
+    assert made.variants == ["fp32", "int8"] and made.truncation == Manifest.read(dropped).truncation
+    # the export's own fp32 graph, quantised by the first int8 recipe (quantize_dynamic is deterministic)
+    assert made.files["model.onnx"] == Manifest.read(dropped).files["model.onnx"]
+    reference = tmp_path / "int8.onnx"
+    INT8_RECIPES[0].quantize(dropped / "model.onnx", reference)
+    assert made.files[VARIANTS["int8"].model_file]["sha256"] == sha256_file(reference)
+    OnnxModel.load(baseline, "int8")  # its files verify against its manifest
+    # bench.variants compares against it; bench.run scores "sentiscore int8" from it, not from the export
+    (tmp_path / "work").mkdir()
+    table = variants.compare(dropped, rows=10, rounds=1, work=tmp_path / "work")
+    assert [r["export_order"] for r in table if r["variant"] == "int8"] == [None] * len(texts.SETS)
+    assert bench_run.available("sentiscore int8", dropped)
+    optimum_dir = tmp_path / "minilm-optimum"
+    assert bench_run.int8_baseline(dropped, optimum_dir) == tmp_path / "minilm-optimum-int8-baseline"
+    data = rotten_tomatoes_file(40, tmp_path)
+    result = bench_run.run_contender("sentiscore int8", dropped, optimum_dir, exported / "checkpoint", data)
+    assert result["variant"] == "int8" and result["rows"] == 40

@@ -59,10 +59,9 @@ def dynamic_int8_baseline(export: Path, out: Path) -> Path:
         return out
     out.mkdir(parents=True)
     manifest = Manifest.read(export)
-    for name in ("model.onnx", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-                 "config.json"):
-        if (export / name).is_file():
-            shutil.copy2(export / name, out / name)
+    other_variants = {file for name, spec in VARIANTS.items() if name != "fp32" for file in spec.files}
+    for name in manifest.files.keys() - other_variants:  # the fp32 graph, the tokenizer and config files
+        shutil.copy2(export / name, out / name)
     INT8_RECIPES[0].quantize(out / VARIANTS["fp32"].model_file, out / VARIANTS["int8"].model_file)
     ExportFolder(out).write_manifest(build_manifest(out, Path(manifest.source_checkpoint), manifest.graph_optimization,
                                                     INT8_RECIPES[0].name, manifest.truncation))

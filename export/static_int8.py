@@ -63,7 +63,7 @@ def openvino_nncf(fp32: Path, raw: Path, out: Path, feeds: Feeds) -> None:
     """NNCF's post-training int8 (transformer preset: SmoothQuant, attention included, fast bias
     correction) of Optimum's unfused export, saved as OpenVINO IR (OUT .xml and its .bin). Unfused, not
     onnxruntime's fused graph: OpenVINO fuses its own, and the result scored review-length texts 8% faster
-    on a VNNI Xeon and 8-13% faster on every text set on an AMX Xeon (README, Static int8)."""
+    on a VNNI Xeon (short ones 9% slower) and every text set 8-13% faster on an AMX Xeon (README)."""
     import contextlib
     import io
     import logging

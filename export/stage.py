@@ -111,7 +111,7 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
         chosen, attempts = choose_int8(fp32, tmp / VARIANTS["int8"].model_file, gate) if options.int8 else (None, [])
         feeds = scorer_batches(candidate(fp32), calibration["text"].tolist())
         if options.int8 and options.static:
-            attempts += [make_static(name, fp32, raw, tmp, feeds, gate) for name in STATIC_MAKERS]
+            attempts += [make_static(name, raw, tmp, feeds, gate) for name in STATIC_MAKERS]
         cpu_variants = [v for v in VARIANTS if v != "fp16" and (tmp / VARIANTS[v].model_file).is_file()]
         speed = interleaved_speed(
             {v: candidate(tmp / VARIANTS[v].model_file, VARIANTS[v].runtime) for v in cpu_variants}, feeds)
@@ -132,7 +132,7 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
     return ExportResult(ExportFolder(run.onnx), manifest, report, write_report(run))
 
 
-def make_static(name: str, fp32: Path, raw: Path, out: Path, feeds: Feeds,
+def make_static(name: str, raw: Path, out: Path, feeds: Feeds,
                 gate: Callable[[Path, str], VariantParity]) -> Int8Attempt:
     """Make static int8 variant NAME in OUT and gate it; a variant that fails the gate, or whose runtime
     is not installed, is not kept."""
@@ -141,7 +141,7 @@ def make_static(name: str, fp32: Path, raw: Path, out: Path, feeds: Feeds,
         log.warning("variant.skipped", variant=name, reason=f"{variant.runtime} is not installed "
                     f"(pip install 'sentiscore[{variant.runtime}]')")
         return Int8Attempt(f"{name}: {variant.runtime} not installed", False, 0.0, 0.0, variant=name)
-    STATIC_MAKERS[name](fp32, raw, out / variant.model_file, feeds)
+    STATIC_MAKERS[name](raw, out / variant.model_file, feeds)
     result = gate(out / variant.model_file, variant.runtime)
     if not result.passed:
         for file in variant.files:

@@ -1,7 +1,7 @@
 """Static int8: activation scales fixed once from calibration rows of the run's own training split,
 so a row's logits no longer depend on its batch-mates and no scale is computed at run time.
 
-Two makers, each a function (fp32 model, Optimum's raw export, output file, calibration batches):
+Two makers, each a function (Optimum's raw export, output file, calibration batches):
 onnxruntime's QDQ quantisation, and OpenVINO's NNCF (the optional `openvino` extra). Both go
 through the same parity gate as the dynamic int8; a variant that fails it is not kept.
 """
@@ -35,7 +35,7 @@ def scorer_batches(model: OnnxModel, texts: list[str]) -> Feeds:
     return [model.pad([ids[i] for i in batch]) for batch in batches_of(model, ids, Settings())]
 
 
-def onnxruntime_qdq(fp32: Path, raw: Path, out: Path, feeds: Feeds) -> None:
+def onnxruntime_qdq(raw: Path, out: Path, feeds: Feeds) -> None:
     """onnxruntime's static QDQ int8 of the MatMuls (uint8 activations, int8 per-channel weights),
     from Optimum's unfused export: on the fused graph onnxruntime turns the QDQ MatMuls into weight-only
     MatMulNBits (fp32 arithmetic) and quantises inside Attention nothing (bench/README.md)."""
@@ -59,7 +59,7 @@ def onnxruntime_qdq(fp32: Path, raw: Path, out: Path, feeds: Feeds) -> None:
         prepared.unlink(missing_ok=True)
 
 
-def openvino_nncf(fp32: Path, raw: Path, out: Path, feeds: Feeds) -> None:
+def openvino_nncf(raw: Path, out: Path, feeds: Feeds) -> None:
     """NNCF's post-training int8 (transformer preset: SmoothQuant, attention included, fast bias
     correction) of Optimum's unfused export, saved as OpenVINO IR (OUT .xml and its .bin). Unfused, not
     onnxruntime's fused graph: OpenVINO fuses its own, and the result scored review-length texts 8% faster
@@ -80,7 +80,7 @@ def openvino_nncf(fp32: Path, raw: Path, out: Path, feeds: Feeds) -> None:
 
 
 # variant name -> its maker; tried in this order after the dynamic int8
-STATIC_MAKERS: dict[str, Callable[[Path, Path, Path, Feeds], None]] = {
+STATIC_MAKERS: dict[str, Callable[[Path, Path, Feeds], None]] = {
     "int8-static": onnxruntime_qdq,
     "openvino-int8": openvino_nncf,
 }

@@ -168,7 +168,8 @@ def compare(name: str, logits: np.ndarray, reference: np.ndarray, labels: np.nda
 
 
 def torch_logits(checkpoint: Path, encoder: Encoder, texts: list[str]) -> np.ndarray:
-    """PyTorch logits for `texts` from a checkpoint, tokenised, cut and batched exactly as the ONNX side is."""
+    """PyTorch logits for `texts` from a checkpoint, tokenised and cut exactly as the ONNX side is (batched
+    in input order: in fp32 a row's logits do not depend on its batch-mates)."""
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(checkpoint, use_safetensors=True)
@@ -177,7 +178,7 @@ def torch_logits(checkpoint: Path, encoder: Encoder, texts: list[str]) -> np.nda
 
 
 def model_logits(model, encoder: Encoder, texts: list[str]) -> np.ndarray:
-    """A PyTorch model's logits for `texts` in their order, in the parity gate's batches."""
+    """A PyTorch model's logits for `texts` in their order, in batches of BATCH rows."""
     import torch
 
     model = model.eval()

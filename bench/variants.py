@@ -5,7 +5,8 @@
 `make bench` runs each contender in a process of its own, one after another: on a shared host two runs
 of the very same variant there can differ by 25%. Here every variant's session is loaded once and the
 passes go round-robin, best of ROUNDS each (export's own timing, `interleaved_speed`). Batches are
-the scorer's own (sorted by length, 1,024 padded tokens at most).
+the scorer's own for each variant (sorted by length, 1,024 padded tokens at most, OpenVINO's widths
+rounded up as the scorer rounds them).
 The baseline is today's dynamic int8 (the first int8 recipe): where the export dropped it (it failed
 the gate on this CPU) it is made again here from the export's fp32 file, so "x dynamic int8" is
 measured on every host, and marked "not kept" in the table.
@@ -24,7 +25,7 @@ import pandas as pd
 from bench import texts
 from bench.models import dynamic_int8_baseline
 from bench.run import latest_run, write_results
-from sentiscore.export.static_int8 import interleaved_speed, scorer_batches
+from sentiscore.export.static_int8 import interleaved_speed
 from sentiscore.manifest import Manifest
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.score.predict import scorer_logits
@@ -42,9 +43,8 @@ def compare(export: Path, rows: int, rounds: int, work: Path) -> list[dict]:
     for set_name in texts.SETS:
         frame = pd.read_parquet(texts.build(set_name, rows, work))
         text_list, gold = frame["text"].tolist(), frame["label"].to_numpy()
-        feeds = scorer_batches(models["fp32"], text_list)
         labels = {name: scorer_logits(m, text_list)[0].argmax(-1) for name, m in models.items()}  # as score labels
-        speed = interleaved_speed(models, feeds, rounds)
+        speed = interleaved_speed(models, text_list, rounds)
         for name in models:
             accuracy = float((labels[name] == gold).mean())
             table.append({"texts": set_name, "variant": name, "reviews_per_s": speed[name],

@@ -114,7 +114,8 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
             attempts += [make_static(name, raw, tmp, feeds, gate) for name in STATIC_MAKERS]
         cpu_variants = [v for v in VARIANTS if v != "fp16" and (tmp / VARIANTS[v].model_file).is_file()]
         speed = interleaved_speed(
-            {v: candidate(tmp / VARIANTS[v].model_file, VARIANTS[v].runtime) for v in cpu_variants}, feeds)
+            {v: candidate(tmp / VARIANTS[v].model_file, VARIANTS[v].runtime) for v in cpu_variants},
+            calibration["text"].tolist())
         folder = ExportFolder(tmp)
         manifest = build_manifest(tmp, run.checkpoint, options.optimize, chosen, truncation, speed,
                                   calibration["id"].astype(str).tolist() if options.int8 and options.static else [])

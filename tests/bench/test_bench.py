@@ -48,6 +48,16 @@ def test_pipeline_padding_is_per_batch_of_32_in_input_order():
     assert bench_run.pipeline_padded_tokens(lengths) == 32 * 100 + 7
 
 
+def test_each_run_is_held_to_the_int8_limit_of_the_runtime_it_ran_on():
+    limits = {"int8_gops": 500.0, "openvino_int8_gops": 300.0}
+    # the default path is held to the limit of whichever variant its summary says ran
+    assert bench_run.int8_limit("sentiscore auto", "openvino-int8", limits) == 300.0
+    assert bench_run.int8_limit("sentiscore auto", "int8", limits) == 500.0
+    assert bench_run.int8_limit("sentiscore int8-static", "int8-static", limits) == 500.0
+    assert bench_run.int8_limit("optimum-intel int8", None, limits) == 300.0
+    assert bench_run.int8_limit("optimum int8", None, limits) == 500.0
+
+
 def test_every_contender_labels_like_the_scorer(exported, tmp_path):
     data = rotten_tomatoes_file(300, tmp_path)
     reference = bench_run.score(exported / "onnx", data, "--precision", "fp32")["predictions"]

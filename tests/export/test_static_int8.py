@@ -16,7 +16,7 @@ from sentiscore.cpu import int8_features
 from sentiscore.errors import BadInput
 from sentiscore.export import ExportOptions, export
 from sentiscore.export.gate import Thresholds
-from sentiscore.export.static_int8 import STATIC_MAKERS, calibration_rows
+from sentiscore.export.static_int8 import STATIC_MAKERS, calibration_rows, interleaved_speed
 from sentiscore.manifest import VARIANTS, Manifest
 from sentiscore.onnx_model import OnnxModel, pad_batch, resolve_variant
 from sentiscore.runs import RunFolder
@@ -97,6 +97,23 @@ def test_the_openvino_variant_pads_widths_to_multiples_of_8_and_the_padding_move
     onnxruntime = OnnxModel.load(static_exported, "int8")  # no gain there: padded to the longest row
     assert onnxruntime.padded_width(np.array([1, 9, top - 1])).tolist() == [1, 9, top - 1]
     assert onnxruntime.pad(ids)["input_ids"].shape[1] == 19
+
+
+def test_each_variant_is_timed_on_the_batches_the_scorer_gives_it(static_exported):
+    """Export's order compares what each variant really runs: OpenVINO's rounded widths, not fp32's."""
+    texts = pd.read_parquet(rotten_tomatoes_file(200, static_exported.parent))["text"].tolist()
+    models = {name: OnnxModel.load(static_exported, name) for name in ("int8", "openvino-int8")}
+    widths = {name: set() for name in models}
+    for name, model in models.items():
+        def recorded(feeds, name=name, run=model.run):
+            widths[name].add(feeds["input_ids"].shape[1])
+            return run(feeds)
+        model.run = recorded
+    speed = interleaved_speed(models, texts, rounds=1)
+    assert set(speed) == set(models) and min(speed.values()) > 0
+    top = models["openvino-int8"].max_length
+    assert all(width % 8 == 0 or width == top for width in widths["openvino-int8"])
+    assert any(width % 8 for width in widths["int8"])  # onnxruntime's batches stay padded to their longest row
 
 
 def test_the_openvino_variant_is_compiled_once_then_read_from_the_cache(static_exported, tmp_path, monkeypatch):

@@ -23,35 +23,26 @@ from pathlib import Path
 import pandas as pd
 
 from bench import texts
-from bench.models import dynamic_int8_baseline
+from bench.accuracy import against_fp32, cpu_models, labels_of
 from bench.run import latest_run, write_results
 from sentiscore.export.static_int8 import interleaved_speed
 from sentiscore.manifest import Manifest
-from sentiscore.onnx_model import OnnxModel
-from sentiscore.score.predict import scorer_logits
 
 
 def compare(export: Path, rows: int, rounds: int, work: Path) -> list[dict]:
     """Rows/s (best of ROUNDS interleaved passes), accuracy and agreement with fp32 of every CPU variant
     and of today's dynamic int8, per text set."""
-    manifest = Manifest.read(export)
-    order = manifest.cpu_variants()
-    models = {name: OnnxModel.load(export, name) for name in order}
-    if "int8" not in models:
-        models["int8"] = OnnxModel.load(dynamic_int8_baseline(export, work / "baseline"), "int8")
+    order = Manifest.read(export).cpu_variants()
+    models = cpu_models(export, work)
     table = []
     for set_name in texts.SETS:
         frame = pd.read_parquet(texts.build(set_name, rows, work))
         text_list, gold = frame["text"].tolist(), frame["label"].to_numpy()
-        labels = {name: scorer_logits(m, text_list)[0].argmax(-1) for name, m in models.items()}  # as score labels
+        labels = labels_of(models, text_list)
         speed = interleaved_speed(models, text_list, rounds)
-        for name in models:
-            accuracy = float((labels[name] == gold).mean())
+        for name, measured in against_fp32(labels, gold).items():
             table.append({"texts": set_name, "variant": name, "reviews_per_s": speed[name],
-                          "x_int8": round(speed[name] / speed["int8"], 2),
-                          "accuracy": round(accuracy, 4),
-                          "accuracy_vs_fp32_pp": round(100 * (accuracy - float((labels["fp32"] == gold).mean())), 2),
-                          "agreement_with_fp32": round(float((labels[name] == labels["fp32"]).mean()), 4),
+                          "x_int8": round(speed[name] / speed["int8"], 2), **measured,
                           "export_order": order.index(name) + 1 if name in order else None})
             print(json.dumps(table[-1]), flush=True)
     return table

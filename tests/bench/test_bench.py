@@ -122,6 +122,41 @@ def test_variants_side_by_side_cover_every_cpu_variant_of_the_export(exported, t
     assert all(r["export_order"] == (order.index(r["variant"]) + 1 if r["variant"] in order else None) for r in table)
 
 
+def test_accuracy_against_fp32_counts_changed_labels_and_their_standard_error():
+    from bench import accuracy
+
+    gold = np.array([1, 1, 0, 0] * 25)
+    fp32 = gold.copy()
+    fp32[:10] = 1 - fp32[:10]  # fp32: 90% right
+    int8 = fp32.copy()
+    int8[10:14] = 1 - int8[10:14]  # 4 more wrong: -4 points, 4 labels changed
+    measured = accuracy.against_fp32({"fp32": fp32, "int8": int8}, gold)
+    assert measured["fp32"] == {"accuracy": 0.9, "accuracy_vs_fp32_pp": 0.0, "standard_error_pp": 0.0,
+                                "agreement_with_fp32": 1.0}
+    assert measured["int8"] == {"accuracy": 0.86, "accuracy_vs_fp32_pp": -4.0, "standard_error_pp": 2.0,
+                                "agreement_with_fp32": 0.96}
+
+
+def test_the_accuracy_table_covers_every_variant_and_the_goals_read_it(exported, tmp_path):
+    from bench import accuracy
+    from sentiscore.manifest import Manifest
+
+    table = accuracy.table(exported / "onnx", rows=30, work=tmp_path)
+    order = Manifest.read(exported / "onnx").cpu_variants()
+    measured = order + ([] if "int8" in order else ["int8"])
+    assert [(r["texts"], r["variant"]) for r in table] == [(s, v) for s in texts.SETS for v in measured]
+    assert [r["variant"] for r in table if r["default"]] == [order[0]] * len(texts.SETS)
+    assert all(r["rows"] == 30 for r in table)
+    goals = bench_run.goals({"speed": [], "memory": {}, "startup": [], "accuracy": table})
+    accuracy_goals = [g for g in goals if "accuracy vs fp32" in g["goal"]]
+    assert len(accuracy_goals) == len(texts.SETS) * len({order[0], "int8"})
+    for goal, row in zip(accuracy_goals, [r for r in table if r["default"] or r["variant"] == "int8"]):
+        assert goal["met"] == (abs(row["accuracy_vs_fp32_pp"]) <= bench_run.ACCURACY_GOAL_POINTS)
+    assert "| short | 30 |" in bench_run.markdown({"run": "r", "cpu_count": 2, "date": "d", "speed": [],
+                                                    "limits": {}, "memory": {}, "startup": [], "engines": {},
+                                                    "accuracy": table, "goals": goals})
+
+
 def without_int8(export: Path, folder: Path) -> Path:
     """A copy of EXPORT as an export whose gate dropped the dynamic int8: no file, not in the manifest."""
     from sentiscore.export.onnx_export import build_manifest

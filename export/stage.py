@@ -109,8 +109,8 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
 
         fp32 = tmp / VARIANTS["fp32"].model_file
         chosen, attempts = choose_int8(fp32, tmp / VARIANTS["int8"].model_file, gate) if options.int8 else (None, [])
-        feeds = scorer_batches(candidate(fp32), calibration["text"].tolist())
         if options.int8 and options.static:
+            feeds = scorer_batches(candidate(fp32), calibration["text"].tolist())  # calibrated as the scorer batches
             attempts += [make_static(name, raw, tmp, feeds, gate) for name in STATIC_MAKERS]
         cpu_variants = [v for v in VARIANTS if v != "fp16" and (tmp / VARIANTS[v].model_file).is_file()]
         speed = interleaved_speed(

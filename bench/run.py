@@ -230,7 +230,7 @@ def int8_limit(contender: str, variant: str | None, limits: dict) -> float:
     """The int8 MatMul limit of the runtime a contender really ran on: OpenVINO's for Optimum-Intel and for
     a sentiscore run whose variant (from its summary) is OpenVINO's, the default path's included; else
     onnxruntime's."""
-    openvino = contender == "optimum-intel int8" or (variant in VARIANTS and VARIANTS[variant].runtime == "openvino")
+    openvino = contender in OPENVINO_CONTENDERS or (variant in VARIANTS and VARIANTS[variant].runtime == "openvino")
     return limits["openvino_int8_gops"] if openvino else limits["int8_gops"]
 
 

@@ -88,6 +88,7 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
     rows = run.rows("validation", options.gate_rows)
     texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
     calibration = calibration_rows(run.rows("train"))
+    calibration_texts = calibration["text"].tolist()
     log.event("export.start", run=str(run.path), gate_rows=len(rows))
     with tempfile.TemporaryDirectory(prefix="sentiscore-export-") as scratch_dir, \
             atomic.atomic_dir(run.onnx, overwrite=options.overwrite) as tmp:
@@ -110,12 +111,11 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
         fp32 = tmp / VARIANTS["fp32"].model_file
         chosen, attempts = choose_int8(fp32, tmp / VARIANTS["int8"].model_file, gate) if options.int8 else (None, [])
         if options.int8 and options.static:
-            feeds = scorer_batches(candidate(fp32), calibration["text"].tolist())  # calibrated as the scorer batches
+            feeds = scorer_batches(candidate(fp32), calibration_texts)  # calibrated as the scorer batches
             attempts += [make_static(name, raw, tmp, feeds, gate) for name in STATIC_MAKERS]
         cpu_variants = [v for v in VARIANTS if v != "fp16" and (tmp / VARIANTS[v].model_file).is_file()]
         speed = interleaved_speed(
-            {v: candidate(tmp / VARIANTS[v].model_file, VARIANTS[v].runtime) for v in cpu_variants},
-            calibration["text"].tolist())
+            {v: candidate(tmp / VARIANTS[v].model_file, VARIANTS[v].runtime) for v in cpu_variants}, calibration_texts)
         folder = ExportFolder(tmp)
         manifest = build_manifest(tmp, run.checkpoint, options.optimize, chosen, truncation, speed,
                                   calibration["id"].astype(str).tolist() if options.int8 and options.static else [])

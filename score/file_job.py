@@ -67,9 +67,11 @@ class ScoreSummary:
         return {k: v for k, v in asdict(self).items() if not (k in ("metrics", "scored_by") and v is None)}
 
     def lines(self) -> list[str]:
-        skipped = self.skipped
-        lines = [f"scored {self.rows} rows in {self.seconds:.1f} s ({self.rows_per_s} rows/s) with {self.precision} "
-                 f"({self.runtime}) on {self.provider}; skipped {skipped['rows']} {skipped['reasons'] or ''}".rstrip()]
+        skipped, earlier = self.skipped, self.rows - self.this_run["rows"]
+        resumed = f" ({earlier} of them by the run this one resumed)" if earlier else ""
+        lines = [f"scored {self.rows} rows{resumed} in {self.seconds:.1f} s ({self.rows_per_s} rows/s) with "
+                 f"{self.precision} ({self.runtime}) on {self.provider}; skipped {skipped['rows']} "
+                 f"{skipped['reasons'] or ''}".rstrip()]
         if OUTSIDE_SPLIT in skipped["reasons"]:
             lines.append(f"rows: those of the model's {self.split} split only "
                          f"({skipped['reasons'][OUTSIDE_SPLIT]} other rows left out)")
@@ -227,7 +229,8 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
         summary = ScoreSummary(
             output=str(out), inputs=specs, rows=result["rows"],
             skipped={"rows": sum(result["skipped"].values()), "reasons": result["skipped"]},
-            seconds=round(seconds, 3), rows_per_s=round(result["rows"] / seconds, 1) if seconds else None,
+            # rows/s over the rows this run scored: a resumed job's committed windows cost it nothing
+            seconds=round(seconds, 3), rows_per_s=round(counts["rows"] / seconds, 1) if seconds else None,
             load_s=round(ready - started, 3), scoring_s=round(finished - ready, 3),
             model=str(export.path), model_hash=model_hash, precision=variant, provider=provider,
             runtime=runtime_of(variant), cpu=int8_features() if provider == "cpu" else None,
@@ -249,7 +252,7 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
 def score_windows(job: ScoreJob, engine: Engine, specs: list[str], folder: Path, members: set[str] | None,
                   names: dict[str, int], model_hash: str, out: Path) -> dict:
     """Let the engine score every pending window; commit each, after checking the model that scored it."""
-    counts = {"tokens": 0, "padded_tokens": 0, "batches": 0}
+    counts = {"rows": 0, "tokens": 0, "padded_tokens": 0, "batches": 0}
     with progress_bar(specs, job.quiet) as progress:
         for done in engine.scored(pending_windows(job, specs, folder, members, names, progress)):
             if done.stats["model_hash"] != model_hash:
@@ -259,7 +262,8 @@ def score_windows(job: ScoreJob, engine: Engine, specs: list[str], folder: Path,
                     f"export: check every node's copy of the model); committed windows are kept in {folder}: "
                     "fix it, then rerun with --resume")
             state.commit_part(folder, done.window.input_index, done.window.index, done.table, done.stats)
-            for key in counts:
+            counts["rows"] += done.table.num_rows
+            for key in ("tokens", "padded_tokens", "batches"):
                 counts[key] += done.stats[key]
             progress.update(len(done.window.ids))
     return counts

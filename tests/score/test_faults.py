@@ -101,11 +101,17 @@ def test_full_disk_then_resume_after_making_room(exported, rows, reference, tmpf
     assert not out.exists() and not summary_path(out).exists()
     committed = list((tmpfs / "out.parquet.job").glob("part-*.parquet"))
     assert committed, "the windows committed before the disk filled were lost"
+    earlier = sum(pq.read_metadata(part).num_rows for part in committed)
     subprocess.run(["mount", "-o", "remount,size=16m", str(tmpfs)], check=True)
     result = run_cli("score", exported, rows, "-o", out, "--resume", *FINE)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(summary_path(out).read_text())["resumed"] is True
+    summary = json.loads(summary_path(out).read_text())
+    assert summary["resumed"] is True
     assert_complete(out, reference)
+    # the summary's rows/s is over the rows this run scored, and its first line says how many it took over
+    assert summary["this_run"]["rows"] == summary["rows"] - earlier
+    assert summary["rows_per_s"] == pytest.approx(summary["this_run"]["rows"] / summary["seconds"], rel=1e-2)
+    assert f"scored {summary['rows']} rows ({earlier} of them by the run this one resumed)" in result.stdout
 
 
 def test_read_only_output_folder(exported, rows, tmpfs):

@@ -1,12 +1,12 @@
 """The distilled student and the cascade against their teacher, through the scorer, on the bench's
 text sets and the teacher's own Amazon test split.
 
-    python -m bench.distill [CASCADE_DIR] [--rows N] [--rounds R]
+    python -m bench.distill [CASCADE_DIR] [--rows N] [--rounds R] [--name NAME]
 
 Each contender is a `sentiscore score` process of its own with its default variants (the fastest that
 passed each export's gate); the rounds go round-robin (teacher, student, cascade, teacher, ...) and
 each contender's best scoring phase counts, so a slow spell of a shared host slows all three alike.
-Writes bench/results/distill.{json,md}.
+Writes bench/results/NAME.{json,md} (default distill).
 """
 
 from __future__ import annotations
@@ -113,13 +113,14 @@ def main() -> None:
     parser.add_argument("cascade", nargs="?", type=Path, help="cascade folder (default: the newest under runs/)")
     parser.add_argument("--rows", type=int, default=2000, help="rows per bench text set (default 2000)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--name", default="distill", help="results file name under bench/results (default distill)")
     args = parser.parse_args()
     cascade = args.cascade or latest_cascade()
     with tempfile.TemporaryDirectory(prefix="sentiscore-bench-distill-") as tmp:
         table = measure(cascade, args.rows, args.rounds, Path(tmp))
     results = {"cascade": str(cascade), "rows": args.rows, "rounds": args.rounds, "date": time.strftime("%F"),
                "table": table, "goals": goals(table)}
-    write_results(results, "distill", markdown)
+    write_results(results, args.name, markdown)
 
 
 if __name__ == "__main__":

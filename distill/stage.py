@@ -56,11 +56,17 @@ class DistillResult(FinetuneResult):
                 *m.lines()]
 
 
-def locate(spec: str, data_dir: str | None) -> str:
-    """A relative file or folder is looked up in DATA_DIR first (the recipe's local copies)."""
-    if data_dir and not spec.startswith(HUB) and spec != BUNDLED and not Path(spec).is_absolute() \
-            and (Path(data_dir) / spec).exists():
+def locate(spec: str, data_dir: str | None, flag: str) -> str:
+    """A relative file or folder is looked up in DATA_DIR first (the recipe's local copies), then here;
+    one found in neither is bad input naming FLAG and where it was looked for."""
+    if spec.startswith(HUB) or spec == BUNDLED:
+        return spec
+    if data_dir and not Path(spec).is_absolute() and (Path(data_dir) / spec).exists():
         return str(Path(data_dir) / spec)
+    if not Path(spec).exists():
+        where = f"in --data-dir {data_dir} or " if data_dir else ""
+        raise BadInput(f"{flag} {spec}: not found {where}in {Path.cwd()}; give --data-dir with the folder "
+                       "that holds it (make distill DATA_DIR=DIR), or its full path")
     return spec
 
 
@@ -71,7 +77,7 @@ def training_rows(recipe: DistillRecipe, teacher: RunFolder, held_out: set[str],
     columns = recipe_columns(teacher.recipe())
     if recipe.data:
         labelled = pd.concat([part for spec in recipe.data
-                              for part in labelled_parts(locate(spec, recipe.data_dir), columns,
+                              for part in labelled_parts(locate(spec, recipe.data_dir, "--data"), columns,
                                                          id_prefix=f"{Path(spec).stem}:").values()], ignore_index=True)
     else:
         labelled = teacher.rows("train")
@@ -82,7 +88,8 @@ def training_rows(recipe: DistillRecipe, teacher: RunFolder, held_out: set[str],
                                     "label": NO_LABEL, "role": "augmented"}))
     unlabeled_texts = []
     for spec in recipe.unlabeled:
-        rows = text_table(locate(spec, recipe.data_dir), dataclasses.replace(columns, label="", group=None))
+        rows = text_table(locate(spec, recipe.data_dir, "--unlabeled"),
+                          dataclasses.replace(columns, label="", group=None))
         unlabeled_texts += rows["text"].tolist()
         if recipe.max_unlabeled_rows and len(rows) > recipe.max_unlabeled_rows:
             rows = rows.sample(n=recipe.max_unlabeled_rows, random_state=recipe.seed)
@@ -200,7 +207,7 @@ def _metrics(recipe: DistillRecipe, teacher: RunFolder, parts: dict[str, pd.Data
         "rows": {"labelled": int(len(parts["train"])), "augmented": int(len(parts.get("augmented", []))),
                  "unlabeled": int(len(parts.get("unlabeled", []))),
                  "sentences": int(len(parts.get("sentences", [])))},
-        "unlabeled_sources": [locate(s, recipe.data_dir) for s in recipe.unlabeled],
+        "unlabeled_sources": [locate(s, recipe.data_dir, "--unlabeled") for s in recipe.unlabeled],
         "teacher_scored_rows_per_s": teacher_rows_s,
         "teacher_onnx_fp32": {name: binary_metrics(parts[name]["label"].to_numpy(), t).to_dict()
                               for name, t in teacher_labels.items()},

@@ -2,10 +2,10 @@
 
 OUTPUT_DIR/ledger.jsonl remembers every input scored or failed (path, size, sha256, the hash of the
 model that scored it, rows, time, status), one JSON line appended per file, so a nightly run scores
-only what is new or changed, or everything again under a new model. OUTPUT_DIR/.lock keeps two jobs
-apart (score/lock.py). Files modified in the last --min-age seconds are left for the next run (they
-may still be being copied). An entry that cannot be read (a folder named x.parquet, a dangling link,
-a FIFO, an unreadable file) fails alone; the others are scored.
+only what is new or changed, or everything again under a new model or with --overwrite.
+OUTPUT_DIR/.lock keeps two jobs apart (score/lock.py). Files modified in the last --min-age seconds
+are left for the next run (they may still be being copied). An entry that cannot be read (a folder
+named x.parquet, a dangling link, a FIFO, an unreadable file) fails alone; the others are scored.
 """
 
 from __future__ import annotations
@@ -186,14 +186,15 @@ def score_one(job: ScoreJob, engine: Engine, path: Path, output_dir: Path, ledge
             raise error from None
         return failed(output_dir, path, key, out, {}, error)
     done = ledger.get(key, {})
-    if (done.get("status") == "scored" and done.get("sha256") == digest
+    if (job.mode != "overwrite" and done.get("status") == "scored" and done.get("sha256") == digest
             and done.get("model_hash") == model_hash and out.is_file()):
         log.event("file.skipped", input=str(path), reason="already scored by this model")
         return {"input": str(path), "outcome": "skipped", "reason": "already scored by this model"}
     entry = {"key": key, "input": str(path), "bytes": path.stat().st_size, "sha256": digest, "output": str(out)}
     stale = out.exists()  # an output of older content or another model: it must not outlive a failed rescore
     try:
-        summary = score_file(dataclasses.replace(job, inputs=[str(path)], output=out, mode="auto"), engine,
+        mode = "overwrite" if job.mode == "overwrite" else "auto"
+        summary = score_file(dataclasses.replace(job, inputs=[str(path)], output=out, mode=mode), engine,
                              digests={str(path): digest})
     except (BadInput, OutputError) as exc:
         return failed(output_dir, path, key, out, entry, exc, stale)

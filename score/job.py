@@ -43,7 +43,8 @@ class ScoreJob:
     model: str | Path  # an export folder (RUN/onnx) or a run folder
     inputs: list[str]  # files, folders, `bundled`, hub:NAME
     output: Path | None = None  # None: beside the first input, NAME.predictions.parquet
-    mode: str = "new"  # see MODES; a folder job resumes and rescores by itself (--resume is allowed, a no-op)
+    mode: str = "new"  # see MODES; a folder job resumes and rescores changed files by itself (--resume is a
+    # no-op there); --overwrite there rescores every file, whatever the ledger says
     columns: Columns = field(default_factory=Columns)
     split: str | None = None  # hub:NAME: the split to read; files: only rows of the run's split
     precision: str | None = None  # a precision or a variant; None: the fastest that passed the gate at export
@@ -69,9 +70,6 @@ class ScoreJob:
             if not self.folder_job and self.output.suffix != ".parquet":
                 raise BadInput(f"-o {self.output}: the output is a .parquet file, or a folder (no suffix) "
                                "for a folder job")
-            if self.folder_job and self.mode == "overwrite":
-                raise BadInput("--overwrite: a folder job (-o OUTPUT_DIR) rescores changed files by itself; move "
-                               "its ledger.jsonl away to rescore everything")
 
     @property
     def folder_job(self) -> bool:

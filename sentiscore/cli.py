@@ -86,7 +86,7 @@ def _score(args: argparse.Namespace):
         summary = score(job, engine)
     failed = getattr(summary, "failed", 0)
     return summary, "job.end", BadInput(f"{args.output}: {failed} of {len(summary.files)} files failed (each is "
-                                        "in its ledger.json and job.summary.json)") if failed else None
+                                        "in its ledger.jsonl and job.summary.json)") if failed else None
 
 
 def _emit(result, event: str) -> None:
@@ -100,13 +100,14 @@ def _emit(result, event: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from sentiscore.recipe import DistillRecipe, add_recipe_flags
 
-    parser = _Parser(prog="sentiscore", description=__doc__)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--log-format", default="human", choices=["human", "json"],
-                        help="json: one JSON object per line on stderr, for log collectors")
+    parser = _Parser(prog="sentiscore", description=__doc__, parents=[_global_flags()])
+    parser.set_defaults(debug=False, log_format="human")
+    # every subcommand takes them too (`sentiscore score ... --debug`); SUPPRESS keeps a subcommand's
+    # absent flag from undoing the same flag given before it. main() reads both from argv before parsing.
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    common = _global_flags()
 
-    p = sub.add_parser("finetune", help="fine-tune an encoder and write a run folder")
+    p = sub.add_parser("finetune", parents=[common], help="fine-tune an encoder and write a run folder")
     p.add_argument("--recipe", default="default", help="a shipped recipe's name (default: default) or a .toml path")
     p.add_argument("--output", type=Path, help="run folder (default runs/RECIPE-TIMESTAMP)")
     add_recipe_flags(p)
@@ -118,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--min-agreement", type=float, default=0.999, metavar="F",
                       help="smallest fp32 label agreement (default 0.999)")
 
-    p = sub.add_parser("export", parents=[gate],
+    p = sub.add_parser("export", parents=[gate, common],
                        help="export a run to ONNX (fp32, int8 dynamic and static, OpenVINO int8, fp16), gate each "
                             "on parity, time the CPU variants")
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -131,14 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gate-rows", type=int, help="gate on at most N validation rows (default all)")
     p.set_defaults(run=_export)
 
-    p = sub.add_parser("parity", parents=[gate], help="compare the PyTorch checkpoint with every ONNX variant")
+    p = sub.add_parser("parity", parents=[gate, common], help="compare the PyTorch checkpoint with every ONNX variant")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder, or a cascade folder (against its teacher)")
     p.add_argument("--data", help="SOURCE to compare on, whole unless --split (default: the run's own data)")
     p.add_argument("--split", help="train, validation, test or all (default: validation of the run's own data)")
     p.add_argument("--max-rows", type=int, help="compare on the first N rows only")
     p.set_defaults(run=_parity)
 
-    p = sub.add_parser("distill", help="distil an exported teacher run into a smaller student run")
+    p = sub.add_parser("distill", parents=[common], help="distil an exported teacher run into a smaller student run")
     p.add_argument("teacher_run", metavar="TEACHER_RUN", help="an exported run folder")
     p.add_argument("--recipe", default="distill", help="a shipped distill recipe's name (default: distill) or a "
                    ".toml path")
@@ -146,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_recipe_flags(p, DistillRecipe)
     p.set_defaults(run=_distill)
 
-    p = sub.add_parser("cascade", help="a student and its teacher in one model folder: the teacher scores the rows "
-                       "the student is unsure of")
+    p = sub.add_parser("cascade", parents=[common], help="a student and its teacher in one model folder: the "
+                       "teacher scores the rows the student is unsure of")
     p.add_argument("student_run", metavar="STUDENT_RUN", help="an exported student run (sentiscore distill)")
     p.add_argument("teacher_run", metavar="TEACHER_RUN", nargs="?",
                    help="its exported teacher run (default: the teacher the student was distilled from)")
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sentiscore.score.engines import ENGINES
     from sentiscore.score.predict import Settings  # the batching defaults: the parity gate batches with them too
 
-    p = sub.add_parser("score", help="score review files or dataset splits with an exported model")
+    p = sub.add_parser("score", parents=[common], help="score review files or dataset splits with an exported model")
     p.add_argument("model", metavar="MODEL", help="an export folder (RUN_DIR/onnx), a run folder, or a cascade folder")
     p.add_argument("inputs", metavar="INPUT", nargs="+",
                    help=".parquet/.csv/.jsonl files, folders, bundled, hub:NAME")
@@ -187,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"most padded tokens in a batch (default {Settings.token_budget})")
     p.add_argument("--window-rows", type=int, default=Settings.window_rows,
                    help=f"rows sorted together by length (default {Settings.window_rows})")
-    p.add_argument("--threads", type=int, help="onnxruntime threads (default: one per core)")
+    p.add_argument("--threads", type=int, help="onnxruntime threads (default: one per core; "
+                   "with --engine ray, per actor: default 1)")
     p.add_argument("--engine", default="local", choices=list(ENGINES),
                    help="local (default) or ray: the same windows scored by actors on a Ray cluster")
     p.add_argument("--ray-address", help="an existing Ray cluster, e.g. 10.0.0.5:6379 (default: start one here)")
@@ -203,6 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_score)
     return parser
+
+
+def _global_flags() -> argparse.ArgumentParser:
+    """--debug and --log-format, taken before the subcommand and after it alike."""
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    flags.add_argument("--log-format", choices=["human", "json"], default=argparse.SUPPRESS,
+                       help="json: one JSON object per line on stderr, for log collectors (default human)")
+    return flags
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,6 +235,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         log.error(str(exc), exc.exit_code)
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # a scoring-only install asked for the training side
+        if debug:
+            raise
+        line = (f"sentiscore: this needs {exc.name}, which is not installed here (a scoring-only install?): "
+                "pip install 'sentiscore[train]'")
+        log.error(line, BadInput.exit_code)
+        return BadInput.exit_code
     except (KeyboardInterrupt, Interrupted) as exc:  # outside a job: nothing to leave consistent
         log.error("interrupted", interrupt_code(exc))
         return interrupt_code(exc)

@@ -45,3 +45,13 @@ def test_cron_line_runs_as_written(exported, tmp_path):
     events = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert events[-1]["event"] == "job.end" and events[-1]["scored"] == 1
     assert len(pd.read_parquet(out / "x.parquet.predictions.parquet")) == 100
+
+
+def test_the_service_keeps_openvinos_compile_cache_where_it_may_write():
+    """ProtectHome=true hides ~/.cache: the cache must be the unit's CacheDirectory, which systemd makes
+    writable for User even under ProtectSystem=strict."""
+    lines = (DEPLOY / "sentiscore-score.service").read_text().splitlines()
+    settings = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    environment = dict(line.split("=", 1)[1].split("=", 1) for line in lines if line.startswith("Environment="))
+    assert settings["ProtectHome"] == "true" and settings["ProtectSystem"] == "strict"
+    assert environment["SENTISCORE_CACHE_DIR"] == "/var/cache/" + settings["CacheDirectory"]

@@ -94,6 +94,10 @@ def test_distill_refuses_bad_input(cli, exported, trained_run, tmp_path):
     assert code == 2 and len(err) == 1 and "export" in err[0]
     code, _, err = cli("distill", exported, "--temperature", "0", "--output", tmp_path / "s")
     assert code == 2 and len(err) == 1 and "--temperature must be > 0" in err[0]
+    # the distill recipe's unlabelled files are local copies: without --data-dir, one line says which flag
+    code, _, err = cli("distill", exported, "--layers", "1", "--output", tmp_path / "s")
+    assert code == 2 and len(err) == 1 and "--unlabeled imdb_reviews.parquet: not found" in err[0] \
+        and "--data-dir" in err[0], err
     assert not (tmp_path / "s").exists()
 
 

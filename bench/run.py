@@ -187,7 +187,7 @@ def speed(model_name: str, checkpoint: Path, export: Path, rows: int, work: Path
     optimum_models(checkpoint, optimum_dir)
     # Optimum-Intel calibrates on the run's training rows: the bert-base shape (random weights) has none
     contenders = [name for name in CONTENDERS if available(name, export)
-                  and (model_name == "minilm" or name != "optimum-intel int8")]
+                  and (model_name != "bert-base" or name != "optimum-intel int8")]
     if "optimum-intel int8" in contenders:
         subprocess.run([sys.executable, "-m", "bench.models", "optimum-intel", str(checkpoint),
                         str(optimum_dir.with_name(optimum_dir.name + "-intel")), str(export)], cwd=REPO,
@@ -383,6 +383,9 @@ def main() -> None:
                         help="rows per text set for MiniLM (default 2000; 0 skips it and start-up)")
     parser.add_argument("--bert-rows", type=int, default=256,
                         help="rows per text set for the bert-base shape (default 256; 0 skips it)")
+    parser.add_argument("--base-run", type=Path, help="also a base-size run's export (make train RECIPE=base), "
+                        "on --base-rows rows per text set")
+    parser.add_argument("--base-rows", type=int, default=256, help="rows per text set for --base-run (default 256)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of each contender on each text set, in turn; the best is kept (default 3: one "
                              "run's noise on a shared 2-core host is 10-30%%)")
@@ -433,6 +436,11 @@ def main() -> None:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             results["speed"] += speed("bert-base", bert / "checkpoint", bert / "onnx", args.bert_rows, bert,
                                       results["limits"], args.repeats)
+        if args.base_run:  # a real base-size run (the base recipe's MPNet) beside MiniLM, same rows and turns
+            results["ops_per_review_128"]["base"] = roofline.ops_per_review(
+                json.loads((args.base_run / "onnx" / "config.json").read_text()), 128) / 1e9
+            results["speed"] += speed("base", args.base_run / "checkpoint", args.base_run / "onnx", args.base_rows,
+                                      work, results["limits"], args.repeats)
         if args.rows:
             results["startup"] = startup(run / "checkpoint", run / "onnx", work)
         for rows in args.memory_rows:

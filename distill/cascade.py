@@ -111,7 +111,7 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
         raise BadInput(f"--threshold {threshold}: must be in [0, {ALL_TO_TEACHER}]")
     exports = {"student": student.export_folder(), "teacher": teacher.export_folder()}
     manifests = {name: folder.manifest() for name, folder in exports.items()}
-    _check_pair(student, teacher, exports, manifests)
+    _check_pair(student, teacher, manifests)
     output = Path(output) if output else student.path / "cascade"
     if output.exists() and not overwrite:
         raise BadInput(f"--output {output}: already exists (use --overwrite to replace it)")
@@ -164,15 +164,11 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
     return CascadeResult(CascadeFolder(output), spec, report, comparison)
 
 
-def _check_pair(student: RunFolder, teacher: RunFolder, exports: dict, manifests: dict) -> None:
-    """Both members must cut and tokenise texts alike (the scorer tokenises once for both) and share
-    the teacher's splits (the threshold is chosen on its validation rows)."""
-    tokenizers = {name: sha256_file(folder.path / "tokenizer.json") for name, folder in exports.items()}
-    if tokenizers["student"] != tokenizers["teacher"]:
-        raise BadInput(f"{student.path}: its tokenizer differs from {teacher.path}'s (distil it from this teacher)")
-    for setting in ("max_length", "truncation"):
-        ours, theirs = getattr(manifests["student"], setting), getattr(manifests["teacher"], setting)
-        if ours != theirs:
-            raise BadInput(f"{student.path}: {setting} {ours} differs from the teacher's {theirs}")
+def _check_pair(student: RunFolder, teacher: RunFolder, manifests: dict) -> None:
+    """Both members must name the classes alike and share the teacher's splits (the threshold is chosen on
+    its validation rows). Their tokenizers may differ: each tokenises the texts it scores."""
+    if manifests["student"].labels != manifests["teacher"].labels:
+        raise BadInput(f"{student.path}: its labels {manifests['student'].labels} are not the teacher's "
+                       f"{manifests['teacher'].labels}")
     if student.split_ids("validation") != teacher.split_ids("validation"):
         raise BadInput(f"{student.path}: its validation split is not {teacher.path}'s (distil it from this teacher)")

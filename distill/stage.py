@@ -135,7 +135,7 @@ def distill(teacher: RunFolder | str | Path, recipe: DistillRecipe, output: Path
         recipe = dataclasses.replace(recipe, data_dir=str(Path(recipe.data_dir).resolve()))
     splits = {name: teacher.rows(name) for name in SPLITS}
     held_out = set(splits["validation"]["text"]) | set(splits["test"]["text"])
-    student = student_from_teacher(teacher.checkpoint, recipe.layers, recipe.keep)
+    student = student_from_teacher(teacher.checkpoint, recipe.layers, recipe.keep, recipe.student_model)
     rows = training_rows(recipe, teacher, held_out, student.tokenizer.mask_token or "[MASK]")
     evaluate = {name: splits[name].assign(role=name) for name in ("validation", "test")}
     every = pd.concat([rows, *evaluate.values()], ignore_index=True)
@@ -178,8 +178,9 @@ def distill(teacher: RunFolder | str | Path, recipe: DistillRecipe, output: Path
 
 def student_recipe(teacher: RunFolder, recipe: DistillRecipe) -> Recipe:
     """recipe.toml of the student: the teacher's data (so its splits re-read as they are), this
-    training's settings, the teacher's checkpoint as the model it started from."""
-    return dataclasses.replace(teacher.recipe(), name=recipe.name, model=str(teacher.checkpoint.resolve()),
+    training's settings, the model it started from (the teacher's checkpoint, or --student-model)."""
+    return dataclasses.replace(teacher.recipe(), name=recipe.name,
+                               model=recipe.student_model or str(teacher.checkpoint.resolve()),
                                **{k: getattr(recipe, k) for k in ("epochs", "lr", "batch_size", "seed", "weight_decay",
                                                                   "warmup_ratio", "evals_per_epoch")})
 

@@ -1,5 +1,7 @@
 """A student initialised from its teacher, DistilBERT's way: the teacher's embeddings, every other
-layer (or N layers spread over the teacher's), its pooler and head, its tokenizer."""
+layer (or N layers spread over the teacher's), its pooler and head, its tokenizer. Or a student
+initialised from another pretrained encoder (a base-size teacher's small student), with that encoder's
+own tokenizer, cut the same way where fewer layers are asked for."""
 
 from __future__ import annotations
 
@@ -37,29 +39,56 @@ class Student:
     teacher_parameters: int
 
 
-def student_from_teacher(checkpoint: Path, layers: int | None, keep: str = "spread") -> Student:
+def student_from_teacher(checkpoint: Path, layers: int | None, keep: str = "spread",
+                         student_model: str | None = None) -> Student:
     """The student of the teacher's checkpoint: its config with fewer layers, and its weights, the
-    layers not kept left out."""
+    layers not kept left out; or, with STUDENT_MODEL, that encoder (and its tokenizer) cut likewise."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from sentiscore.encoders import resolve_model
+    from sentiscore.finetune.train import load_classifier
+    from sentiscore.labels import ID2LABEL, LABEL2ID
 
     teacher = AutoModelForSequenceClassification.from_pretrained(checkpoint, use_safetensors=True)
     log.adopt_library_loggers()
-    total = teacher.config.num_hidden_layers
-    layers = layers or max(1, total // 2)
-    if not 1 <= layers < total:
-        raise BadInput(f"--layers {layers}: must be in [1, {total - 1}] (the teacher has {total} layers)")
+    if student_model is None:
+        source, tokenizer_from = teacher, checkpoint
+        total = teacher.config.num_hidden_layers
+        layers = layers or max(1, total // 2)
+        if not 1 <= layers < total:
+            raise BadInput(f"--layers {layers}: must be in [1, {total - 1}] (the teacher has {total} layers)")
+    else:
+        tokenizer_from = resolve_model(student_model)
+        try:
+            source = load_classifier(tokenizer_from, num_labels=2, id2label=ID2LABEL, label2id=LABEL2ID,
+                                     use_safetensors=True)
+        except OSError as exc:
+            raise BadInput(f"--student-model {student_model}: cannot load ({str(exc).splitlines()[0]})") from None
+        total = source.config.num_hidden_layers
+        layers = layers or total
+        if not 1 <= layers <= total:
+            raise BadInput(f"--layers {layers}: must be in [1, {total}] ({student_model} has {total} layers)")
     kept = kept_layers(total, layers, keep)
-    config = teacher.config.__class__.from_dict({**teacher.config.to_dict(), "num_hidden_layers": layers})
+    student = source if layers == total else cut(source, kept)
+    return Student(student, AutoTokenizer.from_pretrained(tokenizer_from, use_fast=True), kept,
+                   teacher.config.num_hidden_layers, parameters(teacher))
+
+
+def cut(model, kept: list[int]):
+    """MODEL with only the layers KEPT (in their order), its other weights as they are."""
+    from transformers import AutoModelForSequenceClassification
+
+    config = model.config.__class__.from_dict({**model.config.to_dict(), "num_hidden_layers": len(kept)})
     student = AutoModelForSequenceClassification.from_config(config)
     weights = {}
-    for key, value in teacher.state_dict().items():
+    for key, value in model.state_dict().items():
         match = _LAYER_KEY.match(key)
         if match is None:
             weights[key] = value
         elif int(match[2]) in kept:
             weights[f"{match[1]}{kept.index(int(match[2]))}{match[3]}"] = value
     student.load_state_dict(weights, strict=True)
-    return Student(student, AutoTokenizer.from_pretrained(checkpoint, use_fast=True), kept, total, parameters(teacher))
+    return student
 
 
 def parameters(model) -> int:

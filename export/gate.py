@@ -9,6 +9,7 @@ predicts one class only, or whose file no longer matches its manifest hash, fail
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -184,11 +185,12 @@ def model_logits(model, encoder: Encoder, texts: list[str]) -> np.ndarray:
     model = model.eval()
     ids = encoder.encode(texts)
     pad_id = model.config.pad_token_id or 0
+    accepted = inspect.signature(model.forward).parameters  # no token_type_ids for MPNet, DistilBERT
     out = []
     with torch.inference_mode():
         for start in range(0, len(ids), BATCH):
             feeds = pad_batch(ids[start:start + BATCH], pad_id)
-            out.append(model(**{k: torch.from_numpy(v).to(model.device) for k, v in feeds.items()})
+            out.append(model(**{k: torch.from_numpy(v).to(model.device) for k, v in feeds.items() if k in accepted})
                        .logits.float().cpu().numpy())
     return np.concatenate(out)
 

@@ -128,6 +128,10 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
         log.warning("int8.dropped", reason="dynamic int8 failed the parity gate with every recipe tried and "
                     f"was not kept; the default CPU variant is {manifest.default_cpu_variant}",
                     recipes=", ".join(a.recipe for a in report.dynamic_int8_attempts))
+    log.event("export.fusions", **manifest.fused)
+    if not manifest.fused.get("attention"):
+        log.warning("attention.unfused", reason="onnxruntime fused no Attention node in this architecture's graph: "
+                    "its attention runs as MatMul and Softmax ops", nodes=manifest.fused.get("nodes"))
     log.event("export.speed", order=", ".join(manifest.cpu_order),
               **{name.replace("-", "_"): rows_s for name, rows_s in manifest.cpu_speed.items()})
     return ExportResult(ExportFolder(run.onnx), manifest, report, write_report(run))

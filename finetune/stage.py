@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from sentiscore import atomic, log
+from sentiscore.encoders import resolve_model
 from sentiscore.errors import BadInput
 from sentiscore.finetune.baseline import tfidf_baseline
 from sentiscore.finetune.train import Trained, train
@@ -57,10 +58,11 @@ def finetune(recipe: Recipe, output: Path | None = None) -> FinetuneResult:
         raise BadInput(f"--output {output}: already exists (choose another folder)")
     if recipe.data_dir:  # recipe.toml records where the run's rows are, wherever it is read from later
         recipe = dataclasses.replace(recipe, data_dir=str(Path(recipe.data_dir).resolve()))
+    model_path = resolve_model(recipe.model)  # first: a missing model package is one line before any work
     splits = load_splits(recipe)
     log.event("finetune.start", recipe=recipe.name, model=recipe.model, dataset=recipe.sources_label,
               **{f"{name}_rows": len(frame) for name, frame in splits.items()})
-    trained = train(recipe, splits)
+    trained = train(recipe, splits, model_path)
     baseline, baseline_by_source = tfidf_baseline(splits, recipe.seed)
     metrics = RunMetrics(recipe=recipe.name, model=recipe.model, dataset=recipe.sources_label,
                          rows={name: len(frame) for name, frame in splits.items()},

@@ -14,7 +14,7 @@ from sentiscore import log
 from sentiscore.errors import BadInput, first_line
 from sentiscore.labels import ID2LABEL, LABEL2ID
 from sentiscore.metrics import Metrics, binary_metrics
-from sentiscore.recipe import Recipe, resolve_model
+from sentiscore.recipe import Recipe
 from sentiscore.tokens import Encoder
 
 
@@ -94,25 +94,30 @@ def adopt_log_events(trainer) -> None:
         trainer.add_callback(_log_callback())
 
 
-def train(recipe: Recipe, splits: dict[str, pd.DataFrame]) -> Trained:
-    """Fine-tune the recipe's model on the train split; evaluate on validation and test."""
+def load_classifier(model_path: str, **settings):
+    """A sequence classifier with PyTorch's SDPA attention where its architecture has it (BERT, RoBERTa,
+    DistilBERT), eager attention otherwise (MPNet): transformers refuses SDPA for those."""
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(model_path, attn_implementation="sdpa", **settings)
+    except ValueError as exc:  # "... does not support ... scaled_dot_product_attention yet"
+        if "scaled_dot_product_attention" not in str(exc) and "sdpa" not in str(exc):
+            raise
+        return AutoModelForSequenceClassification.from_pretrained(model_path, attn_implementation="eager", **settings)
+
+
+def train(recipe: Recipe, splits: dict[str, pd.DataFrame], model_path: str) -> Trained:
+    """Fine-tune MODEL_PATH (the recipe's model, resolved) on the train split; evaluate on validation and test."""
     import torch
     import transformers
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        Trainer,
-    )
+    from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer
 
     log.adopt_library_loggers()
     transformers.set_seed(recipe.seed)
-    model_path = resolve_model(recipe.model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            model_path, num_labels=2, id2label=ID2LABEL, label2id=LABEL2ID, use_safetensors=True,
-            attn_implementation="sdpa")
+        model = load_classifier(model_path, num_labels=2, id2label=ID2LABEL, label2id=LABEL2ID, use_safetensors=True)
     except OSError as exc:
         raise BadInput(f"--model {recipe.model}: cannot load ({first_line(exc)})") from None
     log.adopt_library_loggers()

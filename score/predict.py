@@ -80,18 +80,19 @@ def run_batches(model: OnnxModel, ids: list[list[int]], batches: list[np.ndarray
     return logits
 
 
-def window_logits(model: OnnxModel | CascadeModel, ids: list[list[int]], batches: list[np.ndarray],
-                  settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Logits of one window's rows (IDS, in BATCHES), and which of them the teacher scored (a cascade: the
-    student's doubtful rows, sorted and batched again for the teacher, so it too pads only to its own rows)."""
+def window_logits(model: OnnxModel | CascadeModel, texts: list[str], ids: list[list[int]],
+                  batches: list[np.ndarray], settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of one window's rows (TEXTS, tokenised as IDS, in BATCHES), and which of them the teacher
+    scored (a cascade: the student's doubtful rows, tokenised by the teacher's own tokenizer, sorted and
+    batched again for it, so it too pads only to its own rows)."""
     teacher = np.zeros(len(ids), dtype=bool)
     if not isinstance(model, CascadeModel):
         return run_batches(model, ids, batches), teacher
     logits = run_batches(model.student, ids, batches)
     doubtful = model.route(logits)
     if len(doubtful):
-        doubtful_batches = [doubtful[b] for b in batches_of(model.teacher, [ids[i] for i in doubtful], settings)]
-        logits[doubtful] = run_batches(model.teacher, ids, doubtful_batches)[doubtful]
+        teacher_ids = model.teacher.encode([texts[i] for i in doubtful])
+        logits[doubtful] = run_batches(model.teacher, teacher_ids, batches_of(model.teacher, teacher_ids, settings))
         teacher[doubtful] = True
     return logits, teacher
 
@@ -103,8 +104,9 @@ def scorer_logits(model: OnnxModel | CascadeModel, texts: list[str],
     so the parity gate checks these, the ones the scorer writes, and not another batching's."""
     logits, by_teacher = [np.zeros((0, 2), dtype=np.float32)], [np.zeros(0, dtype=bool)]
     for start in range(0, len(texts), settings.window_rows):
-        ids = model.encode(texts[start:start + settings.window_rows])
-        window, teacher = window_logits(model, ids, batches_of(model, ids, settings), settings)
+        window_texts = texts[start:start + settings.window_rows]
+        ids = model.encode(window_texts)
+        window, teacher = window_logits(model, window_texts, ids, batches_of(model, ids, settings), settings)
         logits.append(window)
         by_teacher.append(teacher)
     return np.concatenate(logits), np.concatenate(by_teacher)
@@ -114,7 +116,8 @@ def infer(model: OnnxModel | CascadeModel, prepared: Prepared, settings: Setting
           source: str) -> tuple[pa.Table, dict]:
     """Run the batches; return the window's predictions in input order and its counts (with the hash of
     the model that scored it: the stage checks it is the job's)."""
-    logits, by_teacher = window_logits(model, prepared.ids, prepared.batches, settings)
+    logits, by_teacher = window_logits(model, [prepared.window.texts[i] for i in prepared.keep], prepared.ids,
+                                       prepared.batches, settings)
     window, skipped, keep = prepared.window, dict(prepared.skipped), prepared.keep
     finite = np.isfinite(logits).all(axis=1)
     if not finite.all():

@@ -103,7 +103,7 @@ class CascadeFolder:
         return ExportFolder(self.path / name)
 
     def manifest(self) -> Manifest:
-        """The teacher's manifest: labels, max length and truncation, which the student shares."""
+        """The teacher's manifest: the labels (the student's are the same)."""
         return self.member("teacher").manifest()
 
     def verify(self, spec: CascadeSpec | None = None, variant: str | None = None) -> None:
@@ -143,8 +143,9 @@ class CascadeFolder:
 
 
 class CascadeModel:
-    """The student and the teacher behind the scorer's calls of one model: `encode` and `pad` (shared:
-    one tokenizer), `warm_up`, and `route` (which rows of a batch's logits go to the teacher)."""
+    """The student and the teacher behind the scorer's calls of one model: `encode` and `pad` (the
+    student's: the scorer's windows are tokenised and batched for it; the teacher tokenises the rows routed
+    to it with its own tokenizer, which may differ), `warm_up`, and `route` (which rows go to the teacher)."""
 
     def __init__(self, student: OnnxModel, teacher: OnnxModel, threshold: float, model_hash: str) -> None:
         self.student, self.teacher, self.threshold, self.model_hash = student, teacher, threshold, model_hash

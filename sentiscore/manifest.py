@@ -88,6 +88,7 @@ class Manifest:
     cpu_speed: dict[str, float] = dataclasses.field(default_factory=dict)  # rows/s of each, timed at export
     calibration_ids: list[str] = dataclasses.field(default_factory=list)  # training rows the static int8 saw
     export_cpu: dict = dataclasses.field(default_factory=dict)  # sentiscore.cpu.int8_features() of the exporter
+    fused: dict[str, int] = dataclasses.field(default_factory=dict)  # fused op counts of model.onnx (FUSED_OPS)
     format: str = FORMAT
 
     @classmethod

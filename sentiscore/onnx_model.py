@@ -155,9 +155,9 @@ def openvino_cache(model_hash: str) -> Path | None:
     file hash, so a redeployed file never meets another file's compiled copy; None without a hash."""
     if not model_hash:
         return None
-    base = os.environ.get("SENTISCORE_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache",
-                                                          "sentiscore")
-    return Path(base) / "openvino" / model_hash[:16]
+    from sentiscore.encoders import cache_dir
+
+    return cache_dir() / "openvino" / model_hash[:16]
 
 
 def writable_folder(folder: Path) -> bool:

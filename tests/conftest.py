@@ -74,8 +74,9 @@ def tiny_model(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
+    from sentiscore.encoders import resolve_model
     from sentiscore.labels import ID2LABEL, LABEL2ID
-    from sentiscore.recipe import BUNDLED_MINILM, resolve_model
+    from sentiscore.recipe import BUNDLED_MINILM
 
     source = resolve_model(BUNDLED_MINILM)
     config = AutoConfig.from_pretrained(source, num_hidden_layers=2, num_labels=2, id2label=ID2LABEL,

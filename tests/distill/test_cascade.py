@@ -193,3 +193,35 @@ def test_parity_of_a_cascade_against_the_teachers_checkpoint(cli, cascade_dir):
     assert code == (1 if dropped else 0)
     if dropped:
         assert len(err) == 1 and "parity failed" in err[0] and "accuracy drop" in err[0]
+
+
+def test_a_student_with_its_own_tokenizer_distils_and_cascades(exported, reviews, tmp_path):
+    """A base-size teacher's small student need not share its tokenizer: here the tiny WordPiece teacher
+    teaches a tiny RoBERTa (byte-level BPE) started from its own weights (--student-model); the cascade
+    routes each doubtful row's text to the teacher, which tokenises it itself."""
+    from tests.conftest import run_here
+    from tests.finetune.test_architectures import tiny_model
+
+    start = tiny_model("roberta", tmp_path / "roberta")
+    student = tmp_path / "student"
+    result = run_here("distill", exported, "--student-model", start, "--unlabeled", reviews, "--epochs", "3",
+                      "--lr", "2e-3", "--batch-size", "32", "--output", student)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((student / "checkpoint" / "config.json").read_text())["model_type"] == "roberta"
+    assert (student / "checkpoint" / "tokenizer.json").read_bytes() != \
+        (exported / "checkpoint" / "tokenizer.json").read_bytes()
+    assert run_here("export", student, "--no-static", "--max-acc-drop", "100").returncode == 0
+    fp32 = (*FINE, "--precision", "fp32")  # fp32: a row's logits do not depend on its batch-mates
+    alone = {"student": scored(student, reviews, tmp_path / "student.parquet", *fp32),
+             "teacher": scored(exported, reviews, tmp_path / "teacher.parquet", *fp32)}
+    sure = np.maximum(alone["student"]["prob_positive"], 1 - alone["student"]["prob_positive"])
+    folder = tmp_path / "cascade"
+    result = run_here("cascade", student, exported, "--output", folder, "--threshold", float(np.median(sure)),
+                      "--no-compare", "--max-acc-drop", "100")
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = scored(folder, reviews, tmp_path / "cascade.parquet", *fp32)
+    by_teacher = (got["scored_by"] == "teacher").to_numpy()
+    assert 0 < by_teacher.sum() < len(got)
+    for who, rows in (("teacher", by_teacher), ("student", ~by_teacher)):
+        np.testing.assert_array_equal(got.loc[rows, "label"], alone[who].loc[rows, "label"])
+        np.testing.assert_allclose(got.loc[rows, "prob_positive"], alone[who].loc[rows, "prob_positive"], atol=1e-5)

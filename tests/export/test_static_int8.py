@@ -131,7 +131,8 @@ def test_the_openvino_variant_is_compiled_once_then_read_from_the_cache(static_e
 
 
 def test_an_ir_openvino_cannot_compile_is_one_line_naming_the_file(tmp_path):
-    from sentiscore.recipe import BUNDLED_MINILM, resolve_model
+    from sentiscore.encoders import resolve_model
+    from sentiscore.recipe import BUNDLED_MINILM
 
     broken = tmp_path / "model.openvino-int8.xml"
     broken.write_text("<net name='not a model'")

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer
 
-from sentiscore.recipe import BUNDLED_MINILM, resolve_model
+from sentiscore.encoders import resolve_model
+from sentiscore.recipe import BUNDLED_MINILM
 from sentiscore.tokens import CHARS_PER_TOKEN, Encoder, head_tail
 from tests.conftest import BUNDLED
 

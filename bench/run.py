@@ -36,6 +36,7 @@ RESULTS = REPO / "bench" / "results"
 # is not installed, a static int8 that failed the gate) is left out of the table, except "sentiscore int8",
 # the static-int8 issue's baseline: where the gate dropped it on this CPU it is made again, ungated, from the
 # export's fp32 graph (bench.models.dynamic_int8_baseline) and scored from that folder.
+BASE_MODEL = "all-mpnet-base-v2"  # the base recipe's encoder: its runs are benched as "base", not as MiniLM
 CONTENDERS = ("sentiscore auto", "sentiscore int8", "sentiscore fp32", "sentiscore int8-static",
               "sentiscore openvino-int8", "transformers pipeline", "optimum fp32", "optimum int8", "optimum-intel int8")
 OPENVINO_CONTENDERS = ("sentiscore openvino-int8", "optimum-intel int8")  # they need openvino installed
@@ -58,12 +59,14 @@ ACCURACY_GOAL_POINTS = 0.5
 BERT_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "intermediate_size": 3072}
 
 
-def latest_run() -> Path:
-    runs = sorted((p for p in (REPO / "runs").glob("*") if (p / "onnx" / "manifest.json").is_file()),
+def latest_run(base: bool = False) -> Path | None:
+    """The newest exported run of a MiniLM recipe (BASE: of the base recipe, MPNet; None if there is none)."""
+    runs = sorted((p for p in (REPO / "runs").glob("*") if (p / "onnx" / "manifest.json").is_file()
+                   and (p / "recipe.toml").is_file() and (BASE_MODEL in (p / "recipe.toml").read_text()) == base),
                   key=lambda p: p.stat().st_mtime)
-    if not runs:
+    if not runs and not base:
         sys.exit("bench: no exported run under runs/ (make train export first)")
-    return runs[-1]
+    return runs[-1] if runs else None
 
 
 def child(command: list[str]) -> tuple[float, float]:
@@ -383,9 +386,10 @@ def main() -> None:
                         help="rows per text set for MiniLM (default 2000; 0 skips it and start-up)")
     parser.add_argument("--bert-rows", type=int, default=256,
                         help="rows per text set for the bert-base shape (default 256; 0 skips it)")
-    parser.add_argument("--base-run", type=Path, help="also a base-size run's export (make train RECIPE=base), "
-                        "on --base-rows rows per text set")
-    parser.add_argument("--base-rows", type=int, default=256, help="rows per text set for --base-run (default 256)")
+    parser.add_argument("--base-run", type=Path, help="a base-size run, scored beside MiniLM on --base-rows rows per "
+                        "text set (default: the newest exported run of the base recipe, where there is one)")
+    parser.add_argument("--base-rows", type=int, default=256,
+                        help="rows per text set for the base run (default 256; 0 skips it)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of each contender on each text set, in turn; the best is kept (default 3: one "
                              "run's noise on a shared 2-core host is 10-30%%)")
@@ -408,6 +412,7 @@ def main() -> None:
         write_results(results, args.name)
         return
     run = args.run or latest_run()
+    args.base_run = args.base_run or (latest_run(base=True) if args.base_rows else None)
     threads = len(os.sched_getaffinity(0))
     results = {"run": str(run), "cpu_count": threads, "date": time.strftime("%F"), "repeats": args.repeats,
                "optimum_int8_preset": models.optimum_int8_preset(), "speed": [], "memory": {},

@@ -14,7 +14,7 @@ from sentiscore.versions import package_versions
 
 OPTIMIZE_LEVELS = ("O1", "O2", "O3")
 # What onnxruntime's optimiser fused, counted in the fp32 graph: an encoder whose attention it could not
-# fuse (no Attention node) runs its attention as plain MatMul/Softmax ops, which int8 quantises less of
+# fuse (no Attention node: MPNet) runs its attention as plain MatMul, Add and Softmax ops
 FUSED_OPS = {"attention": ("Attention", "MultiHeadAttention"), "skip_layer_norm": ("SkipLayerNormalization",),
              "layer_norm": ("LayerNormalization",), "gelu": ("Gelu", "BiasGelu", "FastGelu"),
              "embed_layer_norm": ("EmbedLayerNormalization",)}

@@ -72,8 +72,9 @@ def test_installed_package_works_from_an_empty_folder(trained_run, wheel, tmp_pa
 
     cli = env_dir / "bin" / "sentiscore"
     # the default recipe's model resolves to the bundled MiniLM from the installed package
-    bundled = run(python, "-c", "XX; "
-                  "print(resolve_model(BUNDLED_MINILM))", cwd=empty, env=env)
+    bundled = run(python, "-c", "from sentiscore.recipe import BUNDLED_MINILM; "
+                  "from sentiscore.encoders import resolve_model; print(resolve_model(BUNDLED_MINILM))",
+                  cwd=empty, env=env)
     assert (Path(bundled.stdout.strip()) / "config.json").is_file(), bundled.stderr[-2000:]
     # the default recipe, shortened, from the tiny run's checkpoint (a 6-layer MiniLM from scratch took a
     # minute here): one epoch keeps both classes, so the export's gate passes

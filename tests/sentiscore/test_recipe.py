@@ -84,7 +84,8 @@ def test_every_setting_is_a_flag():
 
 
 def test_unknown_recipe_lists_the_known_ones():
-    with pytest.raises(BadInput, match="--recipe nope: unknown recipe \\(known: amazon_polarity_bert_base, default"):
+    with pytest.raises(BadInput,
+                       match="--recipe nope: unknown recipe \\(known: amazon_polarity_bert_base, base, default"):
         load_recipe("nope")
     with pytest.raises(BadInput, match="no such file"):
         load_recipe("missing.toml")

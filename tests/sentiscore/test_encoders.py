@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sentiscore import encoders
 from sentiscore.encoders import ENCODERS, SplitZip, resolve_model
 from sentiscore.errors import BadInput
+from sentiscore.manifest import sha256_file
 from sentiscore.recipe import BUNDLED_MINILM
 
 
@@ -55,7 +55,7 @@ def split_zip(tmp_path, monkeypatch) -> SplitZip:
 def test_a_split_model_is_assembled_once_into_the_cache_and_reused(split_zip, tmp_path):
     folder = Path(resolve_model("tiny"))
     assert folder.parent.parent == tmp_path / "cache" / "models" and (folder / "config.json").is_file()
-    assert encoders.sha256_of(folder / "model.safetensors") == split_zip.weights_sha256
+    assert sha256_file(folder / "model.safetensors") == split_zip.weights_sha256
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
     for piece in split_zip.pieces("tiny"):
         piece.unlink()  # the cache alone serves the next run
@@ -82,7 +82,7 @@ def test_concurrent_assemblies_leave_one_intact_folder(split_zip):
         folders = set(pool.map(lambda _: resolve_model("tiny"), range(4)))
     assert len(folders) == 1
     folder = Path(folders.pop())
-    assert encoders.sha256_of(folder / "model.safetensors") == split_zip.weights_sha256
+    assert sha256_file(folder / "model.safetensors") == split_zip.weights_sha256
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
 
 

@@ -46,8 +46,8 @@ class CascadeResult:
         s = self.spec.selection
         return [f"cascade folder: {self.folder.path}",
                 f"threshold {self.spec.threshold:.4f}: the teacher scores {self.spec.teacher_share:.1%} of the "
-                f"{s['rows']} validation rows; accuracy {s['accuracy']:.4f} (teacher {s['teacher_accuracy']:.4f}, "
-                f"student {s['student_accuracy']:.4f}, limit {s['max_acc_drop_pp']} points)",
+                f"{s['rows']} gate rows; agreement with the teacher {s['accuracy']:.4f} (the student alone "
+                f"{s['student_accuracy']:.4f}, limit {s['max_acc_drop_pp']} points)",
                 *self.parity.lines(),
                 *(["", f"every model on the test split ({self.comparison.rows} rows):", self.comparison.table()]
                   if self.comparison else [])]
@@ -55,9 +55,10 @@ class CascadeResult:
 
 def at_threshold(student_logits: np.ndarray, teacher_logits: np.ndarray, labels: np.ndarray, threshold: float,
                  max_acc_drop_pp: float, reference: np.ndarray | None = None) -> dict:
-    """The cascade at THRESHOLD on labelled rows: the share sent to the teacher, its accuracy beside
-    the teacher's (REFERENCE: the teacher's PyTorch logits, which the parity gate holds the cascade to;
-    default its ONNX ones) and the student's, whether it keeps within the limit and predicts both classes."""
+    """The cascade at THRESHOLD on rows with LABELS (the cascade stage: the teacher's PyTorch labels): the
+    share sent to the teacher, its accuracy beside the teacher's (REFERENCE: the teacher's PyTorch logits,
+    which the parity gate holds the cascade to; default its ONNX ones) and the student's, whether it keeps
+    within the limit and predicts every class the teacher predicts."""
     student, teacher = student_logits.argmax(-1), teacher_logits.argmax(-1)
     to_teacher = top_probability(student_logits) < threshold
     predicted = np.where(to_teacher, teacher, student)
@@ -67,19 +68,19 @@ def at_threshold(student_logits: np.ndarray, teacher_logits: np.ndarray, labels:
             "teacher_accuracy": teacher_accuracy, "student_accuracy": float((student == labels).mean()),
             "max_acc_drop_pp": max_acc_drop_pp, "rows": int(len(labels)),
             "within_limit": accuracy * 100 >= teacher_accuracy * 100 - max_acc_drop_pp - 1e-9,
-            "both_classes": len(np.unique(predicted)) == 2}
+            "every_class": set(np.unique(reference_labels)) <= set(np.unique(predicted))}
 
 
 def thresholds_within_limit(student_logits: np.ndarray, teacher_logits: np.ndarray, labels: np.ndarray,
                             max_acc_drop_pp: float, reference: np.ndarray | None = None) -> Iterator[dict]:
     """Every threshold whose cascade stays within MAX_ACC_DROP_PP points of the teacher's accuracy and
-    predicts both classes, smallest share sent to the teacher first (the share grows with the threshold,
+    predicts every class the teacher does, smallest share sent to the teacher first (the share grows with the threshold,
     so the first is the one to choose). Candidates: 0 (the student alone), the midpoints between the
     student's distinct top probabilities, 1.01 (the teacher alone)."""
     levels = np.unique(top_probability(student_logits))
     for threshold in [0.0, *((levels[:-1] + levels[1:]) / 2).tolist(), ALL_TO_TEACHER]:
         result = at_threshold(student_logits, teacher_logits, labels, threshold, max_acc_drop_pp, reference)
-        if result["within_limit"] and result["both_classes"]:
+        if result["within_limit"] and result["every_class"]:
             yield result
 
 
@@ -95,10 +96,11 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
             output: Path | None = None, max_acc_drop_pp: float = 0.5, overwrite: bool = False,
             threshold: float | None = None, compare: bool = True) -> CascadeResult:
     """Write the cascade of two exported runs to OUTPUT (default STUDENT_RUN/cascade) atomically: both
-    exports' files, the threshold chosen on the teacher's validation split, parity and the comparison.
-    TEACHER: default, the run the student was distilled from. THRESHOLD: a fixed one instead (0: the
-    student alone, 1.01: the teacher alone), still measured on the validation split. COMPARE: also put
-    every model side by side on the test split (trains the RNN and LSTM baselines: minutes on big data)."""
+    exports' files, the threshold chosen on the teacher's gate rows (validation and training texts),
+    parity and the comparison. TEACHER: default, the run the student was distilled from. THRESHOLD: a
+    fixed one instead (0: the student alone, 1.01: the teacher alone), still measured on those rows.
+    COMPARE: also put every model side by side on the test split (trains the RNN and LSTM baselines:
+    minutes on big data)."""
     student = student if isinstance(student, RunFolder) else RunFolder.open(student)
     if teacher is None:
         teacher = student.metrics().distillation.get("teacher")
@@ -115,14 +117,17 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
     output = Path(output) if output else student.path / "cascade"
     if output.exists() and not overwrite:
         raise BadInput(f"--output {output}: already exists (use --overwrite to replace it)")
-    rows = teacher.rows("validation")
-    texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
+    # the gate's rows (validation, then unlabelled training texts: 2,000 in all); the threshold is chosen
+    # against the teacher's own PyTorch labels on them, which every row has
+    rows = teacher.agreement_rows()
+    texts = rows["text"].tolist()
     variants = {name: resolve_variant(manifests[name], "cpu", None)[1] for name in MEMBERS}
     logits = {name: scorer_logits(OnnxModel.load(exports[name], variants[name]), texts)[0] for name in MEMBERS}
     # held to the teacher's PyTorch accuracy, as the parity gate holds it (its ONNX variant may round otherwise)
     encoder = Encoder.from_file(exports["teacher"].path / "tokenizer.json", manifests["teacher"].max_length,
                                 manifests["teacher"].truncation)
     reference = torch_logits(teacher.checkpoint, encoder, texts)
+    labels = reference.argmax(-1)
     # the gate below runs the real routing: the teacher scores the doubtful rows batched by themselves, and an
     # int8 row's result depends on its batch-mates (dynamic int8 rounds a batch by its own range), so a
     # threshold that keeps the limit on the whole split's logits may lose a row there; then the next one is
@@ -132,8 +137,7 @@ def cascade(student: RunFolder | str | Path, teacher: RunFolder | str | Path | N
                                                      max_acc_drop_pp, reference)])
     selection = next(candidates, None)
     if selection is None:
-        raise BadInput("the teacher alone predicts one class on the validation split: no cascade of it can pass "
-                       "the gate")
+        raise BadInput("the teacher alone predicts one class on the gate's rows: no cascade of it can pass the gate")
     with tempfile.TemporaryDirectory(prefix="sentiscore-cascade-") as work, \
             atomic.atomic_dir(output, overwrite=overwrite) as tmp:
         files = {}

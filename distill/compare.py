@@ -53,9 +53,9 @@ class Comparison:
         lines = [f"# Cascade report: {name}", "",
                  f"Student `{spec.student['run']}` ({spec.student['variant']}), teacher `{spec.teacher['run']}` "
                  f"({spec.teacher['variant']}). Threshold {spec.threshold:.4f} on the student's top probability: "
-                 f"the teacher scores {spec.teacher_share:.1%} of the {spec.selection['rows']} validation rows, "
-                 f"cascade accuracy {spec.selection['accuracy']:.4f} against the teacher's "
-                 f"{spec.selection['teacher_accuracy']:.4f} (limit: {spec.selection['max_acc_drop_pp']} points).", "",
+                 f"the teacher scores {spec.teacher_share:.1%} of the {spec.selection['rows']} gate rows, "
+                 f"agreeing with the teacher's own labels on {spec.selection['accuracy']:.2%} of them "
+                 f"(limit: {spec.selection['max_acc_drop_pp']} points below).", "",
                  f"## Every model on the test split ({self.rows} rows)", "", self.table(), "",
                  "reviews/s: the scorer's rows over its scoring time (reading, tokenising, inference, writing) for "
                  "the last three; the baselines' own prediction time. `make bench` measures speed properly.", ""]

@@ -20,7 +20,8 @@ from sentiscore import atomic, log
 from sentiscore.errors import BadInput, CheckFailed
 from sentiscore.export.report import write_report
 from sentiscore.finetune.stage import FinetuneResult, default_output
-from sentiscore.metrics import binary_metrics
+from sentiscore.labels import probabilities
+from sentiscore.metrics import classification_metrics
 from sentiscore.plots import plot_confusion, plot_loss
 from sentiscore.readers import BUNDLED, HUB, labelled_parts, text_table
 from sentiscore.recipe import DistillRecipe, Recipe
@@ -104,8 +105,8 @@ def training_rows(recipe: DistillRecipe, teacher: RunFolder, held_out: set[str],
 
 
 def teacher_logits(teacher: RunFolder, texts: list[str], work: Path) -> tuple[np.ndarray, float]:
-    """The teacher's logits (as a centred pair: softmax depends on their difference only) for TEXTS, from
-    its fp32 ONNX export through the scorer; and the scorer's rows/s."""
+    """The teacher's logits (centred log-probabilities: softmax gives its probabilities back) for TEXTS,
+    from its fp32 ONNX export through the scorer; and the scorer's rows/s."""
     import pyarrow.parquet as pq
 
     from sentiscore.score import ScoreJob, score
@@ -119,9 +120,8 @@ def teacher_logits(teacher: RunFolder, texts: list[str], work: Path) -> tuple[np
     if len(predicted) != len(ids):
         raise CheckFailed(f"{teacher.path}: the teacher scored {len(predicted)} of {len(ids)} texts "
                           f"({summary.skipped['reasons']})")
-    p = np.clip(predicted.loc[ids, "prob_positive"].to_numpy(np.float64), PROB_CLIP, 1 - PROB_CLIP)
-    margin = np.log(p) - np.log1p(-p)
-    return np.stack([-margin / 2, margin / 2], axis=1).astype(np.float32), summary.rows_per_s or 0.0
+    log_p = np.log(np.clip(probabilities(predicted.loc[ids], teacher.labels()), PROB_CLIP, 1))
+    return (log_p - log_p.mean(axis=1, keepdims=True)).astype(np.float32), summary.rows_per_s or 0.0
 
 
 def distill(teacher: RunFolder | str | Path, recipe: DistillRecipe, output: Path | None = None) -> DistillResult:
@@ -167,11 +167,12 @@ def distill(teacher: RunFolder | str | Path, recipe: DistillRecipe, output: Path
         with atomic.atomic_path(tmp / TEACHER_LOGITS) as path:
             pd.DataFrame({"role": every["role"], "id": every["id"].astype(str),
                           "label": every["label"].where(every["label"] != NO_LABEL).astype("Int8"),
-                          "teacher_logit_negative": logits[:, 0], "teacher_logit_positive": logits[:, 1]}
+                          **{f"teacher_logit_{name}": logits[:, i] for i, name in enumerate(teacher.labels())}}
                          ).to_parquet(path, index=False)
         atomic.write_json(tmp / "versions.json", package_versions())
         plot_loss(metrics.loss_history, tmp / "loss.png", "distillation loss (KL + cross-entropy)")
-        plot_confusion(metrics.finetuned["test"].confusion_matrix, tmp / "confusion.png", f"{recipe.name}: test split")
+        plot_confusion(metrics.finetuned["test"].confusion_matrix, teacher.labels(), tmp / "confusion.png",
+                       f"{recipe.name}: test split")
         write_report(run)
     return DistillResult(RunFolder(output), metrics)
 
@@ -191,14 +192,16 @@ def _metrics(recipe: DistillRecipe, teacher: RunFolder, parts: dict[str, pd.Data
     ours = teacher.metrics()
     predicted = {name: trained.logits[name].argmax(-1) for name in ("validation", "test")}
     teacher_labels = {name: np.stack(parts[name]["teacher_logits"].to_numpy()).argmax(-1) for name in predicted}
-    finetuned = {name: binary_metrics(parts[name]["label"].to_numpy(), p) for name, p in predicted.items()}
+    labels = teacher.labels()
+    finetuned = {name: classification_metrics(parts[name]["label"].to_numpy(), p, labels)
+                 for name, p in predicted.items()}
     test = parts["test"]
     sources = {}
     if len(ours.sources) > 1:
         for name, m in ours.sources.items():
             mask = (test["source"] == name).to_numpy()
-            sources[name] = SourceMetrics(m.read, m.rows, binary_metrics(test["label"].to_numpy()[mask],
-                                                                         predicted["test"][mask]),
+            sources[name] = SourceMetrics(m.read, m.rows, classification_metrics(test["label"].to_numpy()[mask],
+                                                                                 predicted["test"][mask], labels),
                                           m.baseline_tfidf_logreg)
     kept = student.kept
     distillation = {
@@ -210,7 +213,7 @@ def _metrics(recipe: DistillRecipe, teacher: RunFolder, parts: dict[str, pd.Data
                  "sentences": int(len(parts.get("sentences", [])))},
         "unlabeled_sources": [locate(s, recipe.data_dir, "--unlabeled") for s in recipe.unlabeled],
         "teacher_scored_rows_per_s": teacher_rows_s,
-        "teacher_onnx_fp32": {name: binary_metrics(parts[name]["label"].to_numpy(), t).to_dict()
+        "teacher_onnx_fp32": {name: classification_metrics(parts[name]["label"].to_numpy(), t, labels).to_dict()
                               for name, t in teacher_labels.items()},
         "agreement": {name: round(float((predicted[name] == teacher_labels[name]).mean()), 4) for name in predicted},
     }

@@ -47,7 +47,6 @@ def student_from_teacher(checkpoint: Path, layers: int | None, keep: str = "spre
 
     from sentiscore.encoders import resolve_model
     from sentiscore.finetune.train import load_classifier
-    from sentiscore.labels import ID2LABEL, LABEL2ID
 
     teacher = AutoModelForSequenceClassification.from_pretrained(checkpoint, use_safetensors=True)
     log.adopt_library_loggers()
@@ -60,7 +59,8 @@ def student_from_teacher(checkpoint: Path, layers: int | None, keep: str = "spre
     else:
         tokenizer_from = resolve_model(student_model)
         try:
-            source = load_classifier(tokenizer_from, num_labels=2, id2label=ID2LABEL, label2id=LABEL2ID,
+            source = load_classifier(tokenizer_from, num_labels=teacher.config.num_labels,
+                                     id2label=teacher.config.id2label, label2id=teacher.config.label2id,
                                      use_safetensors=True)
         except OSError as exc:
             raise BadInput(f"--student-model {student_model}: cannot load ({str(exc).splitlines()[0]})") from None

@@ -12,10 +12,9 @@ import pandas as pd
 
 from sentiscore.export.gate import model_logits
 from sentiscore.finetune.train import adopt_log_events, training_arguments
+from sentiscore.labels import NO_LABEL
 from sentiscore.recipe import DistillRecipe
 from sentiscore.tokens import Encoder
-
-NO_LABEL = -1  # an unlabelled row: KL to the teacher only
 
 
 @dataclass

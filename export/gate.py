@@ -2,15 +2,26 @@
 
 Each variant runs as the scorer runs it (score.predict.scorer_logits: its windows, sorted token-budget
 batches): an int8 row's logits depend on its batch-mates, and the gate judges what `score` writes.
-fp32 must agree with PyTorch on labels (it computes the same function); int8 and fp16 round, so
-they are held to accuracy: at most `max_acc_drop_pp` points below PyTorch's. Any variant that
-predicts one class only, or whose file no longer matches its manifest hash, fails.
+
+The rows (RunFolder.agreement_rows): the validation split, labelled, then unlabelled training texts up
+to 2,000: agreement with PyTorch needs no labels, and on 244 labelled rows one row is 0.41 points.
+- fp32 must agree with PyTorch on labels (it computes the same function): >= `min_agreement`.
+- int8 and fp16 round, so they are held to the labelled rows' accuracy and macro-F1: a drop fails only
+  when it is over `max_acc_drop_pp` points AND significant by McNemar's exact test at `significance`
+  (a paired test on the labelled rows where exactly one of PyTorch and the variant is right), so a
+  verdict does not flip on a row or two between hosts; and they must agree on >= `min_quantised_agreement`
+  of all the rows.
+- Any variant that never predicts a class PyTorch predicts, or predicts one class only, or whose file no
+  longer matches its manifest hash, fails.
+The verdict is a pure function of the logits: the same logits give the same decision on any host.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,34 +29,50 @@ import numpy as np
 
 from sentiscore import atomic, log
 from sentiscore.errors import BadInput
+from sentiscore.labels import DEFAULT, NO_LABEL
 from sentiscore.manifest import VARIANTS, sha256_file
-from sentiscore.metrics import Metrics, binary_metrics
+from sentiscore.metrics import Metrics, classification_metrics
 from sentiscore.onnx_model import OnnxModel, pad_batch, runtime_installed
 from sentiscore.runs import ExportFolder
 from sentiscore.score.predict import scorer_logits
 from sentiscore.tokens import Encoder
 
 BATCH = 64  # PyTorch's batches, in input order (fp32: a row's logits do not depend on its batch-mates)
-METRICS = ("accuracy", "precision", "recall", "f1")
+METRICS = ("accuracy", "precision", "recall", "f1", "macro_f1")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The contract's defaults: fp32 agrees on >= 99.9% of labels; int8/fp16 lose <= 0.5 points."""
+    """The contract's defaults: fp32 agrees on >= 99.9% of labels; int8/fp16 lose <= 0.5 points unless
+    McNemar's test says the loss is chance at the 5% level, and agree on >= 97% of the rows."""
 
     min_agreement: float = 0.999
     max_acc_drop_pp: float = 0.5
+    significance: float = 0.05  # McNemar's exact test, two-sided
+    min_quantised_agreement: float = 0.97  # int8 and fp16 flip a few borderline rows; 3% is a broken variant
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_agreement <= 1:
             raise BadInput(f"--min-agreement {self.min_agreement}: must be in [0, 1]")
         if self.max_acc_drop_pp < 0:
             raise BadInput(f"--max-acc-drop {self.max_acc_drop_pp}: must be >= 0")
+        if not 0 < self.significance <= 1:
+            raise BadInput(f"--significance {self.significance}: must be in (0, 1]")
+        if not 0 <= self.min_quantised_agreement <= 1:
+            raise BadInput(f"--min-quantised-agreement {self.min_quantised_agreement}: must be in [0, 1]")
+
+
+def mcnemar_p(worse: int, better: int) -> float:
+    """McNemar's exact two-sided p-value: WORSE rows PyTorch gets right and the variant wrong, BETTER the
+    other way; under no difference each discordant row is a fair coin (a binomial test at 1/2)."""
+    n = worse + better
+    tail = sum(math.comb(n, k) for k in range(min(worse, better) + 1))
+    return min(1.0, 2 * tail / 2 ** n) if n else 1.0
 
 
 @dataclass(frozen=True)
 class VariantParity:
-    """One variant against PyTorch on the same rows."""
+    """One variant against PyTorch on the same rows (metrics over the labelled ones; zero where none)."""
 
     accuracy: float
     precision: float
@@ -60,6 +87,11 @@ class VariantParity:
     max_abs_logit_diff: float
     failures: list[str]
     file_bytes: int = 0
+    macro_f1: float = 0.0
+    macro_f1_diff: float = 0.0
+    worse: int = 0  # labelled rows PyTorch gets right and the variant wrong
+    better: int = 0  # labelled rows the variant gets right and PyTorch wrong
+    p_value: float = 1.0  # McNemar's exact test on worse vs better
 
     @property
     def passed(self) -> bool:
@@ -79,16 +111,18 @@ class Int8Attempt:
 
 @dataclass
 class ParityReport:
-    """parity.json: PyTorch's metrics, every variant against them, and where the rows came from."""
+    """parity.json: PyTorch's metrics (None without labelled rows), every variant against them, and where
+    the rows came from."""
 
     rows: int
     thresholds: Thresholds
-    pytorch: Metrics
+    pytorch: Metrics | None
     variants: dict[str, VariantParity]
     data: str = "recipe dataset"
     split: str = "validation"
     int8_attempts: list[Int8Attempt] = field(default_factory=list)
     teacher_share: float | None = None  # a cascade's: the share of rows its teacher scored
+    labelled_rows: int | None = None  # rows with a label (the rest count for agreement only); None: all
 
     @property
     def passed(self) -> bool:
@@ -111,10 +145,19 @@ class ParityReport:
         return {**asdict(self), "passed": self.passed, "int8_failed_every_recipe": self.int8_failed_every_recipe,
                 "variants": {n: {**asdict(v), "passed": v.passed} for n, v in self.variants.items()}}
 
+    def rows_line(self) -> str:
+        labelled = self.rows if self.labelled_rows is None else self.labelled_rows
+        if not labelled:
+            return (f"{self.rows} rows, none labelled: agreement with PyTorch checked, accuracy NOT checked "
+                    "(give labelled rows with --data)")
+        extra = f", {self.rows - labelled} more unlabelled for agreement" if labelled < self.rows else ""
+        return (f"{labelled} labelled rows{extra}; a drop fails when over {self.thresholds.max_acc_drop_pp} points "
+                f"and McNemar's exact p < {self.thresholds.significance}")
+
     def lines(self) -> list[str]:
         share = [] if self.teacher_share is None else [f"the cascade's teacher scored {self.teacher_share:.1%} "
                                                        "of the rows"]
-        return [f"parity on {self.data}, split {self.split} ({self.rows} rows):", self.table(), *share]
+        return [f"parity on {self.data}, split {self.split} ({self.rows_line()}):", self.table(), *share]
 
     def write(self, folder: ExportFolder) -> None:
         atomic.write_json(folder.parity_file, self.to_dict())
@@ -125,47 +168,77 @@ class ParityReport:
             return None
         data = json.loads(folder.parity_file.read_text())
         drop = ("passed",)
-        return cls(rows=data["rows"], thresholds=Thresholds(**data["thresholds"]), pytorch=Metrics(**data["pytorch"]),
+        return cls(rows=data["rows"], thresholds=Thresholds(**data["thresholds"]),
+                   pytorch=Metrics(**data["pytorch"]) if data["pytorch"] else None,
                    variants={n: VariantParity(**{k: x for k, x in v.items() if k not in drop})
                              for n, v in data["variants"].items()},
                    data=data["data"], split=data["split"],
                    int8_attempts=[Int8Attempt(**a) for a in data.get("int8_attempts", [])],
-                   teacher_share=data.get("teacher_share"))
+                   teacher_share=data.get("teacher_share"), labelled_rows=data.get("labelled_rows"))
 
     def table(self) -> str:
-        """The report as a Markdown table."""
-        lines = ["| model | size MB | accuracy | Δ acc (pp) | precision | recall | F1 | ΔF1 (pp) | agreement "
-                 "| max abs logit diff | gate |",
+        """The report as a Markdown table: metrics over the labelled rows, agreement over all of them."""
+        lines = ["| model | size MB | accuracy | Δ acc (pp) | macro-F1 | Δ macro-F1 (pp) | agreement "
+                 "| PyTorch-only right / variant-only right | McNemar p | max abs logit diff | gate |",
                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         p = self.pytorch
-        lines.append(f"| PyTorch | | {p.accuracy:.4f} | | {p.precision:.4f} | {p.recall:.4f} | {p.f1:.4f} "
-                     "| | | | |")
+        if p is None:
+            lines.append("| PyTorch | | n/a | | n/a | | | | | | |")
+        else:
+            lines.append(f"| PyTorch | | {p.accuracy:.4f} | | {p.macro_f1:.4f} | | | | | | |")
         for name, v in self.variants.items():
             gate = "pass" if v.passed else "FAIL: " + "; ".join(v.failures)
-            lines.append(f"| ONNX {name} | {v.file_bytes / 1e6:.1f} | {v.accuracy:.4f} | {v.accuracy_diff * 100:+.2f} "
-                         f"| {v.precision:.4f} | {v.recall:.4f} | {v.f1:.4f} | {v.f1_diff * 100:+.2f} "
-                         f"| {v.label_agreement * 100:.2f}% | {v.max_abs_logit_diff:.2e} | {gate} |")
+            scored = [f"{v.accuracy:.4f}", f"{v.accuracy_diff * 100:+.2f}", f"{v.macro_f1:.4f}",
+                      f"{v.macro_f1_diff * 100:+.2f}"] if p is not None else ["n/a", "", "n/a", ""]
+            paired = [f"{v.worse} / {v.better}", f"{v.p_value:.3g}"] if p is not None else ["", ""]
+            cells = [f"ONNX {name}", f"{v.file_bytes / 1e6:.1f}", *scored, f"{v.label_agreement * 100:.2f}%",
+                     *paired, f"{v.max_abs_logit_diff:.2e}", gate]
+            lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
 
-def compare(name: str, logits: np.ndarray, reference: np.ndarray, labels: np.ndarray,
-            limits: Thresholds) -> VariantParity:
-    """One variant's logits against PyTorch's on the same rows: metrics, differences, agreement, verdict."""
+def reference_metrics(labels: np.ndarray, reference: np.ndarray, names: Sequence[str]) -> Metrics | None:
+    """PyTorch's metrics over the labelled rows (None where no row has a label)."""
+    known = labels != NO_LABEL
+    return classification_metrics(labels[known], reference.argmax(-1)[known], names) if known.any() else None
+
+
+def compare(name: str, logits: np.ndarray, reference: np.ndarray, labels: np.ndarray, limits: Thresholds,
+            names: Sequence[str] = DEFAULT) -> VariantParity:
+    """One variant's logits against PyTorch's on the same rows (LABELS: NO_LABEL where a row has none):
+    metrics, differences, agreement, McNemar's test, verdict. A pure function of its arguments."""
     ref, pred = reference.argmax(-1), logits.argmax(-1)
-    ref_m, m = binary_metrics(labels, ref), binary_metrics(labels, pred)
+    known = labels != NO_LABEL
     agreement = float((ref == pred).mean())
-    accuracy_drop_pp = (ref_m.accuracy - m.accuracy) * 100
     failures = []
     if len(np.unique(pred)) < 2:
-        failures.append(f"predicts one class only ({int(pred[0])})")
+        failures.append(f"predicts one class only ({names[int(pred[0])]})")
+    elif missing := sorted(set(ref.tolist()) - set(pred.tolist())):
+        failures.append(f"never predicts {', '.join(names[i] for i in missing)} (PyTorch does)")
     if name == "fp32" and agreement < limits.min_agreement:
         failures.append(f"label agreement {agreement:.4f} < {limits.min_agreement}")
-    if name != "fp32" and accuracy_drop_pp > limits.max_acc_drop_pp:
-        failures.append(f"accuracy drop {accuracy_drop_pp:.2f} points > {limits.max_acc_drop_pp}")
+    if name != "fp32" and agreement < limits.min_quantised_agreement:
+        failures.append(f"label agreement {agreement:.4f} < {limits.min_quantised_agreement}")
+    zero = Metrics(0, 0.0, 0.0, 0.0, 0.0, [])
+    ref_m = m = zero
+    worse = better = 0
+    p_value = 1.0
+    if known.any():
+        truth = labels[known]
+        ref_m, m = classification_metrics(truth, ref[known], names), classification_metrics(truth, pred[known], names)
+        ref_right, right = ref[known] == truth, pred[known] == truth
+        worse, better = int((ref_right & ~right).sum()), int((~ref_right & right).sum())
+        p_value = mcnemar_p(worse, better)
+        for metric, what in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
+            drop_pp = (getattr(ref_m, metric) - getattr(m, metric)) * 100
+            if name != "fp32" and drop_pp > limits.max_acc_drop_pp and p_value < limits.significance:
+                failures.append(f"{what} drop {drop_pp:.2f} points > {limits.max_acc_drop_pp} "
+                                f"(McNemar p {p_value:.3g} < {limits.significance})")
     return VariantParity(
         accuracy=m.accuracy, precision=m.precision, recall=m.recall, f1=m.f1, confusion_matrix=m.confusion_matrix,
         **{f"{k}_diff": getattr(m, k) - getattr(ref_m, k) for k in METRICS},
-        label_agreement=agreement, max_abs_logit_diff=float(np.abs(logits - reference).max()), failures=failures)
+        label_agreement=agreement, max_abs_logit_diff=float(np.abs(logits - reference).max()), failures=failures,
+        macro_f1=m.macro_f1, worse=worse, better=better, p_value=p_value)
 
 
 def torch_logits(checkpoint: Path, encoder: Encoder, texts: list[str]) -> np.ndarray:
@@ -196,9 +269,10 @@ def model_logits(model, encoder: Encoder, texts: list[str]) -> np.ndarray:
 
 
 def check_variant(model: OnnxModel, name: str, texts: list[str], labels: np.ndarray, reference: np.ndarray,
-                  limits: Thresholds, expected: dict[Path, str] | None = None) -> VariantParity:
+                  limits: Thresholds, expected: dict[Path, str] | None = None,
+                  names: Sequence[str] = DEFAULT) -> VariantParity:
     """One model on the parity rows; EXPECTED: its files and their manifest hashes, which must still match."""
-    result = compare(name, scorer_logits(model, texts)[0], reference, labels, limits)
+    result = compare(name, scorer_logits(model, texts)[0], reference, labels, limits, names)
     expected = expected or {}
     altered = [f"{path.name}: sha256 differs from manifest.json (altered after export)"
                for path, digest in expected.items() if sha256_file(path) != digest]
@@ -218,6 +292,6 @@ def check_folder(folder: ExportFolder, texts: list[str], labels: np.ndarray, ref
             log.warning("parity.skipped", variant=name, reason=f"{VARIANTS[name].runtime} is not installed here")
             continue
         expected = {folder.path / f: manifest.files[f]["sha256"] for f in VARIANTS[name].files}
-        results[name] = check_variant(OnnxModel.load(folder, name, verify=False), name, texts, labels, reference,
-                                      limits, expected)
+        model = OnnxModel.load(folder, name, verify=False)
+        results[name] = check_variant(model, name, texts, labels, reference, limits, expected, model.labels)
     return results

@@ -11,23 +11,40 @@ from sentiscore.runs import ExportFolder, RunFolder, RunMetrics
 
 
 def _metrics_rows(metrics: RunMetrics) -> list[str]:
-    rows = ["| model | split | accuracy | precision | recall | F1 |", "|---|---|---|---|---|---|"]
-    for who, by_split in (("fine-tuned", metrics.finetuned), ("TF-IDF + logistic regression",
-                                                             metrics.baseline_tfidf_logreg)):
-        rows += [f"| {who} | {split} | {m.accuracy:.4f} | {m.precision:.4f} | {m.recall:.4f} | {m.f1:.4f} |"
-                 for split, m in by_split.items()]
+    """Both models on validation and test; precision, recall and F1 are the positive class's for two
+    classes, macro averages for more."""
+    if not metrics.finetuned:
+        return ["No labelled rows: the model was not evaluated (give labelled rows: `sentiscore import --data`)."]
+    rows = ["| model | split | accuracy | macro-F1 | precision | recall | F1 |", "|---|---|---|---|---|---|---|"]
+    who = "imported" if metrics.recipe == "import" else "fine-tuned"
+    for name, by_split in ((who, metrics.finetuned), ("TF-IDF + logistic regression", metrics.baseline_tfidf_logreg)):
+        rows += [f"| {name} | {split} | {m.accuracy:.4f} | {m.macro_f1:.4f} | {m.precision:.4f} | {m.recall:.4f} "
+                 f"| {m.f1:.4f} |" for split, m in by_split.items()]
     return rows
 
 
+def _class_rows(metrics: RunMetrics) -> list[str]:
+    """Each class's precision, recall, F1 and support on the test split (three classes or more)."""
+    test = metrics.finetuned.get("test")
+    if test is None or len(test.per_class) < 3:
+        return []
+    rows = ["## Test metrics by class", "", "| class | precision | recall | F1 | rows |", "|---|---|---|---|---|"]
+    rows += [f"| {name} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
+             for name, c in test.per_class.items()]
+    return [*rows, ""]
+
+
 def _source_rows(metrics: RunMetrics) -> list[str]:
-    """Each source's rows per split and both models' test accuracy on its rows (several sources only)."""
+    """Each source's (or domain's) rows per split and both models' test accuracy and macro-F1 on its rows
+    (several sources or domains only)."""
     if len(metrics.sources) < 2:
         return []
-    rows = ["## Test accuracy by source", "", "| source | read from | train | validation | test | fine-tuned "
-            "| TF-IDF + LR |", "|---|---|---|---|---|---|---|"]
+    rows = ["## Test metrics by source", "", "| source | read from | train | validation | test | fine-tuned accuracy "
+            "| TF-IDF + LR accuracy | fine-tuned macro-F1 | TF-IDF + LR macro-F1 |",
+            "|---|---|---|---|---|---|---|---|---|"]
     rows += [f"| {name} | `{m.read}` | {m.rows['train']} | {m.rows['validation']} | {m.rows['test']} "
-             f"| {m.finetuned.accuracy:.4f} | {m.baseline_tfidf_logreg.accuracy:.4f} |"
-             for name, m in metrics.sources.items()]
+             f"| {m.finetuned.accuracy:.4f} | {m.baseline_tfidf_logreg.accuracy:.4f} | {m.finetuned.macro_f1:.4f} "
+             f"| {m.baseline_tfidf_logreg.macro_f1:.4f} |" for name, m in metrics.sources.items()]
     return [*rows, ""]
 
 
@@ -58,10 +75,13 @@ def write_report(run: RunFolder) -> Path:
     m = run.metrics()
     lines = [f"# Run report: {run.path.name}", "",
              f"Recipe `{m.recipe}`: model `{m.model}`, data `{m.dataset}`; rows train {m.rows['train']}, "
-             f"validation {m.rows['validation']}, test {m.rows['test']}; trained in {m.train_seconds:.0f} s "
-             f"on {m.device}.", "", "## Metrics", "", *_metrics_rows(m), "",
-             *_source_rows(m), *_distillation_rows(m),
-             "![training and validation loss](loss.png) ![test confusion matrix](confusion.png)",
+             f"validation {m.rows['validation']}, test {m.rows['test']}; "
+             + ("imported with `sentiscore import`, not trained here." if m.recipe == "import" else
+                f"trained in {m.train_seconds:.0f} s on {m.device}."), "", "## Metrics", "", *_metrics_rows(m), "",
+             *_class_rows(m), *_source_rows(m), *_distillation_rows(m),
+             " ".join(f"![{what}]({png})" for what, png in (("training and validation loss", "loss.png"),
+                                                            ("test confusion matrix", "confusion.png"))
+                      if (run.path / png).is_file()),
              ""]
     folder = ExportFolder(run.onnx)
     if (folder.path / MANIFEST).is_file():
@@ -82,7 +102,7 @@ def write_report(run: RunFolder) -> Path:
     parity = ParityReport.read(folder)
     if parity is not None:
         verdict = "passed" if parity.passed else "FAILED"
-        lines += [f"## Parity ({parity.data}, split {parity.split}, {parity.rows} rows): {verdict}", "",
+        lines += [f"## Parity ({parity.data}, split {parity.split}): {verdict}", "", parity.rows_line() + ".", "",
                   parity.table(), ""]
     path = run.path / "report.md"
     atomic.write_text(path, "\n".join(lines))

@@ -22,14 +22,15 @@ from sentiscore.export.gate import (
     check_folder,
     check_variant,
     compare,
+    reference_metrics,
     torch_logits,
 )
 from sentiscore.export.onnx_export import OPTIMIZE_LEVELS, build_manifest, export_fp32, optimise, tokenizer_settings
 from sentiscore.export.quantize import choose_int8
 from sentiscore.export.report import write_report
 from sentiscore.export.static_int8 import STATIC_MAKERS, Feeds, calibration_rows, interleaved_speed, scorer_batches
+from sentiscore.labels import NO_LABEL
 from sentiscore.manifest import VARIANTS, Manifest
-from sentiscore.metrics import binary_metrics
 from sentiscore.models import choose_variant
 from sentiscore.onnx_model import OnnxModel, runtime_installed
 from sentiscore.readers import labelled_parts
@@ -70,8 +71,12 @@ class ExportResult:
                 "int8_recipe": self.manifest.int8_recipe, "parity": self.parity.to_dict(), "report": str(self.report)}
 
     def lines(self) -> list[str]:
-        return [f"exported to {self.folder.path}; parity on the validation split ({self.parity.rows} rows):",
-                self.parity.table(), f"report: {self.report}"]
+        return [f"exported to {self.folder.path}; parity on the validation split and training texts "
+                f"({self.parity.rows_line()}):", self.parity.table(), f"report: {self.report}"]
+
+
+def labelled(labels: np.ndarray) -> int:
+    return int((labels != NO_LABEL).sum())
 
 
 def _run(run: RunFolder | str | Path) -> RunFolder:
@@ -85,8 +90,8 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
     run = _run(run)
     if run.onnx.exists() and not options.overwrite:
         raise BadInput(f"{run.onnx}: already exported (use --overwrite to replace it)")
-    rows = run.rows("validation", options.gate_rows)
-    texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
+    rows = run.agreement_rows(options.gate_rows)
+    texts, labels, classes = rows["text"].tolist(), rows["label"].to_numpy(), run.labels()
     calibration = calibration_rows(run.rows("train"))
     calibration_texts = calibration["text"].tolist()
     log.event("export.start", run=str(run.path), gate_rows=len(rows))
@@ -103,10 +108,12 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
                                  texts)
 
         def candidate(path: Path, runtime: str = "onnxruntime") -> OnnxModel:
-            return OnnxModel(path, tmp / "tokenizer.json", max_length, pad_id, truncation=truncation, runtime=runtime)
+            return OnnxModel(path, tmp / "tokenizer.json", max_length, pad_id, truncation=truncation, runtime=runtime,
+                             labels=classes)
 
         def gate(path: Path, runtime: str = "onnxruntime"):
-            return check_variant(candidate(path, runtime), "int8", texts, labels, reference, options.limits)
+            return check_variant(candidate(path, runtime), "int8", texts, labels, reference, options.limits,
+                                 names=classes)
 
         fp32 = tmp / VARIANTS["fp32"].model_file
         chosen, attempts = choose_int8(fp32, tmp / VARIANTS["int8"].model_file, gate) if options.int8 else (None, [])
@@ -120,9 +127,9 @@ def export(run: RunFolder | str | Path, options: ExportOptions = ExportOptions()
         manifest = build_manifest(tmp, run.checkpoint, options.optimize, chosen, truncation, speed,
                                   calibration["id"].astype(str).tolist() if options.int8 and options.static else [])
         folder.write_manifest(manifest)
-        report = ParityReport(len(rows), options.limits, binary_metrics(labels, reference.argmax(-1)),
+        report = ParityReport(len(rows), options.limits, reference_metrics(labels, reference, classes),
                               check_folder(folder, texts, labels, reference, options.limits),
-                              int8_attempts=attempts)
+                              int8_attempts=attempts, labelled_rows=labelled(labels))
         report.write(folder)
     if report.int8_failed_every_recipe:
         log.warning("int8.dropped", reason="dynamic int8 failed the parity gate with every recipe tried and "
@@ -156,10 +163,10 @@ def make_static(name: str, raw: Path, out: Path, feeds: Feeds,
 
 
 def parity_rows(run: RunFolder, data: str | None, split: str | None, max_rows: int | None) -> pd.DataFrame:
-    """The rows to compare on: the run's own split as recorded (default validation); or DATA, whole, or
-    its SPLIT as the run's recipe splits a source."""
+    """The rows to compare on: the run's own SPLIT as recorded (default: the gate's, RunFolder.agreement_rows:
+    validation, then unlabelled training texts); or DATA, whole, or its SPLIT as the run's recipe splits a source."""
     if data is None:
-        return run.rows(split or "validation", max_rows)
+        return run.rows(split, max_rows) if split else run.agreement_rows(max_rows)
     recipe = run.recipe()
     parts = labelled_parts(data, recipe_columns(recipe))
     if split in (None, "all"):
@@ -188,10 +195,10 @@ def parity(run: RunFolder | str | Path, data: str | None = None, split: str | No
     encoder = Encoder.from_file(folder.path / "tokenizer.json", manifest.max_length, manifest.truncation)
     reference = torch_logits(run.checkpoint, encoder, texts)
     made = ParityReport.read(folder)  # export's record of the int8 variants it tried is kept
-    report = ParityReport(len(rows), limits, binary_metrics(labels, reference.argmax(-1)),
+    report = ParityReport(len(rows), limits, reference_metrics(labels, reference, run.labels()),
                           check_folder(folder, texts, labels, reference, limits),
                           data=data or "recipe dataset", split=split or ("validation" if data is None else "all"),
-                          int8_attempts=made.int8_attempts if made else [])
+                          int8_attempts=made.int8_attempts if made else [], labelled_rows=labelled(labels))
     report.write(folder)
     write_report(run)
     return report
@@ -218,10 +225,11 @@ def cascade_parity(folder: CascadeFolder, data: str | None = None, split: str | 
         reference = torch_logits(teacher.checkpoint, encoder, texts)
     _, variant = choose_variant(folder, "cpu", None, None)
     logits, by_teacher = scorer_logits(CascadeModel.load(folder.path, variant), texts)
-    result = compare("cascade", logits, reference, labels, limits)
-    report = ParityReport(len(rows), limits, binary_metrics(labels, reference.argmax(-1)),
+    classes = teacher.labels()
+    result = compare("cascade", logits, reference, labels, limits, classes)
+    report = ParityReport(len(rows), limits, reference_metrics(labels, reference, classes),
                           {f"cascade {variant}": result}, data=data or "recipe dataset",
                           split=split or ("validation" if data is None else "all"),
-                          teacher_share=float(by_teacher.sum()) / max(1, len(rows)))
+                          teacher_share=float(by_teacher.sum()) / max(1, len(rows)), labelled_rows=labelled(labels))
     report.write(folder)
     return report

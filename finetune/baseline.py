@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -9,7 +10,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from sentiscore.metrics import Metrics, binary_metrics
+from sentiscore.labels import DEFAULT
+from sentiscore.metrics import Metrics, classification_metrics
 
 
 def _tfidf(seed: int):
@@ -19,14 +21,18 @@ def _tfidf(seed: int):
     )
 
 
-def tfidf_baseline(splits: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str, Metrics], dict[str, Metrics]]:
-    """Fit on train; metrics on validation and test, and on each source's test rows."""
+def tfidf_baseline(splits: dict[str, pd.DataFrame], seed: int,
+                   labels: Sequence[str] = DEFAULT) -> tuple[dict[str, Metrics], dict[str, Metrics]]:
+    """Fit on train (LABELS: the classes, any number); metrics on validation and test, and on each
+    source's (or domain's) test rows."""
     model = _tfidf(seed)
     model.fit(splits["train"]["text"], splits["train"]["label"])
-    by_split = {name: binary_metrics(splits[name]["label"].to_numpy(), model.predict(splits[name]["text"]))
-                for name in ("validation", "test")}
-    by_source = {name: binary_metrics(rows["label"].to_numpy(), model.predict(rows["text"]))
-                 for name, rows in splits["test"].groupby("source", sort=False)}
+
+    def measure(rows: pd.DataFrame) -> Metrics:
+        return classification_metrics(rows["label"].to_numpy(), model.predict(rows["text"]), labels)
+
+    by_split = {name: measure(splits[name]) for name in ("validation", "test")}
+    by_source = {name: measure(rows) for name, rows in splits["test"].groupby("source", sort=False)}
     return by_split, by_source
 
 
@@ -50,7 +56,7 @@ class Baseline:
     train_seconds: float
 
 
-def tfidf_timed(splits: dict[str, pd.DataFrame], seed: int) -> Baseline:
+def tfidf_timed(splits: dict[str, pd.DataFrame], seed: int, labels: Sequence[str] = DEFAULT) -> Baseline:
     """TF-IDF + logistic regression as above, with its size (weights) and prediction speed on test."""
     import time
 
@@ -61,12 +67,13 @@ def tfidf_timed(splits: dict[str, pd.DataFrame], seed: int) -> Baseline:
     predicted = model.predict(splits["test"]["text"])
     seconds = time.perf_counter() - started
     classifier = model[-1]
-    return Baseline("TF-IDF + logistic regression", binary_metrics(splits["test"]["label"].to_numpy(), predicted),
-                    int(classifier.coef_.size + classifier.intercept_.size), len(predicted) / seconds, trained)
+    test = classification_metrics(splits["test"]["label"].to_numpy(), predicted, labels)
+    return Baseline("TF-IDF + logistic regression", test, int(classifier.coef_.size + classifier.intercept_.size),
+                    len(predicted) / seconds, trained)
 
 
 def recurrent_baseline(kind: str, splits: dict[str, pd.DataFrame], encoder, seed: int,
-                       epochs: int = RECURRENT_EPOCHS) -> Baseline:
+                       epochs: int = RECURRENT_EPOCHS, labels: Sequence[str] = DEFAULT) -> Baseline:
     """A one-layer RNN or LSTM over token embeddings, trained from scratch on the train split (the
     teacher's WordPiece tokens, cut as it cuts them); the epoch with the best validation accuracy is kept."""
     import copy
@@ -84,7 +91,7 @@ def recurrent_baseline(kind: str, splits: dict[str, pd.DataFrame], encoder, seed
             super().__init__()
             self.embed = nn.Embedding(encoder.tokenizer.get_vocab_size(), EMBEDDING, padding_idx=pad_id)
             self.rnn = (nn.LSTM if kind == "lstm" else nn.RNN)(EMBEDDING, HIDDEN, batch_first=True)
-            self.head = nn.Linear(HIDDEN, 2)
+            self.head = nn.Linear(HIDDEN, len(labels))
 
         def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
             packed = nn.utils.rnn.pack_padded_sequence(self.embed(ids), lengths, batch_first=True,
@@ -131,5 +138,5 @@ def recurrent_baseline(kind: str, splits: dict[str, pd.DataFrame], encoder, seed
     started = time.perf_counter()
     predicted = predict(model, splits["test"])
     seconds = time.perf_counter() - started
-    return Baseline(kind.upper(), binary_metrics(splits["test"]["label"].to_numpy(), predicted),
+    return Baseline(kind.upper(), classification_metrics(splits["test"]["label"].to_numpy(), predicted, labels),
                     int(sum(p.numel() for p in model.parameters())), len(predicted) / seconds, trained)

@@ -18,7 +18,7 @@ from sentiscore.metrics import Metrics
 from sentiscore.plots import plot_confusion, plot_loss
 from sentiscore.recipe import DistillRecipe, Recipe
 from sentiscore.runs import RunFolder, RunMetrics, SourceMetrics
-from sentiscore.splits import load_splits
+from sentiscore.splits import load_splits, source_of
 from sentiscore.versions import package_versions
 
 
@@ -44,11 +44,11 @@ def default_output(recipe: Recipe | DistillRecipe) -> Path:
 
 def _by_source(recipe: Recipe, splits: dict[str, pd.DataFrame], trained: Trained,
                baseline: dict[str, Metrics]) -> dict[str, SourceMetrics]:
-    """Each source's rows per split and both models on its test rows."""
-    return {s.name: SourceMetrics(read=s.spec(recipe.data_dir),
-                                  rows={n: int((f["source"] == s.name).sum()) for n, f in splits.items()},
-                                  finetuned=trained.test_by_source[s.name], baseline_tfidf_logreg=baseline[s.name])
-            for s in recipe.dataset}
+    """Each source's (or domain's) rows per split and both models on its test rows."""
+    return {name: SourceMetrics(read=source_of(recipe, name).spec(recipe.data_dir),
+                                rows={n: int((f["source"] == name).sum()) for n, f in splits.items()},
+                                finetuned=trained.test_by_source[name], baseline_tfidf_logreg=baseline[name])
+            for name in trained.test_by_source}
 
 
 def finetune(recipe: Recipe, output: Path | None = None) -> FinetuneResult:
@@ -56,6 +56,8 @@ def finetune(recipe: Recipe, output: Path | None = None) -> FinetuneResult:
     output = Path(output) if output else default_output(recipe)
     if output.exists():
         raise BadInput(f"--output {output}: already exists (choose another folder)")
+    if not recipe.label_column:
+        raise BadInput("--label-column: fine-tuning needs a label column")
     if recipe.data_dir:  # recipe.toml records where the run's rows are, wherever it is read from later
         recipe = dataclasses.replace(recipe, data_dir=str(Path(recipe.data_dir).resolve()))
     model_path = resolve_model(recipe.model)  # first: a missing model package is one line before any work
@@ -63,7 +65,7 @@ def finetune(recipe: Recipe, output: Path | None = None) -> FinetuneResult:
     log.event("finetune.start", recipe=recipe.name, model=recipe.model, dataset=recipe.sources_label,
               **{f"{name}_rows": len(frame) for name, frame in splits.items()})
     trained = train(recipe, splits, model_path)
-    baseline, baseline_by_source = tfidf_baseline(splits, recipe.seed)
+    baseline, baseline_by_source = tfidf_baseline(splits, recipe.seed, recipe.labels)
     metrics = RunMetrics(recipe=recipe.name, model=recipe.model, dataset=recipe.sources_label,
                          rows={name: len(frame) for name, frame in splits.items()},
                          train_seconds=round(trained.seconds, 1), device=trained.device,
@@ -80,5 +82,6 @@ def finetune(recipe: Recipe, output: Path | None = None) -> FinetuneResult:
         run.write_splits(splits)
         atomic.write_json(tmp / "versions.json", package_versions())
         plot_loss(metrics.loss_history, tmp / "loss.png")
-        plot_confusion(metrics.finetuned["test"].confusion_matrix, tmp / "confusion.png", f"{recipe.name}: test split")
+        plot_confusion(metrics.finetuned["test"].confusion_matrix, recipe.labels, tmp / "confusion.png",
+                       f"{recipe.name}: test split")
     return FinetuneResult(RunFolder(output), metrics)

@@ -12,8 +12,7 @@ import pandas as pd
 
 from sentiscore import log
 from sentiscore.errors import BadInput, first_line
-from sentiscore.labels import ID2LABEL, LABEL2ID
-from sentiscore.metrics import Metrics, binary_metrics
+from sentiscore.metrics import Metrics, classification_metrics
 from sentiscore.recipe import Recipe
 from sentiscore.tokens import Encoder
 
@@ -107,6 +106,21 @@ def load_classifier(model_path: str, **settings):
         return AutoModelForSequenceClassification.from_pretrained(model_path, attn_implementation="eager", **settings)
 
 
+def weighted_loss(labels: np.ndarray, classes: int):
+    """Cross-entropy with each class weighted by rows / (classes x its rows) of LABELS (scikit-learn's
+    `balanced`): the Trainer's compute_loss_func."""
+    import torch
+
+    counts = np.bincount(labels, minlength=classes).astype(np.float64)
+    weights = torch.tensor(len(labels) / (classes * np.maximum(counts, 1)), dtype=torch.float32)
+
+    def loss(outputs, targets, num_items_in_batch=None):
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        return torch.nn.functional.cross_entropy(logits.float(), targets, weight=weights.to(logits.device))
+
+    return loss
+
+
 def train(recipe: Recipe, splits: dict[str, pd.DataFrame], model_path: str) -> Trained:
     """Fine-tune MODEL_PATH (the recipe's model, resolved) on the train split; evaluate on validation and test."""
     import torch
@@ -117,7 +131,10 @@ def train(recipe: Recipe, splits: dict[str, pd.DataFrame], model_path: str) -> T
     transformers.set_seed(recipe.seed)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True)
-        model = load_classifier(model_path, num_labels=2, id2label=ID2LABEL, label2id=LABEL2ID, use_safetensors=True)
+        # a checkpoint with a head for another label set gets a new head (transformers warns which weights)
+        model = load_classifier(model_path, num_labels=len(recipe.labels), id2label=dict(enumerate(recipe.labels)),
+                                label2id={name: i for i, name in enumerate(recipe.labels)}, use_safetensors=True,
+                                ignore_mismatched_sizes=True)
     except OSError as exc:
         raise BadInput(f"--model {recipe.model}: cannot load ({first_line(exc)})") from None
     log.adopt_library_loggers()
@@ -129,17 +146,22 @@ def train(recipe: Recipe, splits: dict[str, pd.DataFrame], model_path: str) -> T
     with tempfile.TemporaryDirectory(prefix="sentiscore-trainer-") as scratch:
         args = training_arguments(recipe, scratch, len(data["train"]))
         trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["validation"],
-                          data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
+                          data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
+                          compute_loss_func=weighted_loss(splits["train"]["label"].to_numpy(), len(recipe.labels))
+                          if recipe.class_weight == "balanced" else None)
         adopt_log_events(trainer)
         started = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - started
-        metrics = {"validation": binary_metrics(*_evaluate(trainer, data["validation"]))}
+        def measure(true: np.ndarray, predicted: np.ndarray) -> Metrics:
+            return classification_metrics(true, predicted, recipe.labels)
+
+        metrics = {"validation": measure(*_evaluate(trainer, data["validation"]))}
         sources = splits["test"]["source"].to_numpy()
         by_source = {name: _evaluate(trainer, data["test"].select(np.flatnonzero(sources == name)))
                      for name in dict.fromkeys(sources)}
-        metrics["test"] = binary_metrics(*(np.concatenate(a) for a in zip(*by_source.values())))
+        metrics["test"] = measure(*(np.concatenate(a) for a in zip(*by_source.values())))
         history = [{k: v for k, v in h.items() if k in ("step", "epoch", "loss", "eval_loss")}
                    for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
-    return Trained(trainer.model, tokenizer, metrics, {name: binary_metrics(*lp) for name, lp in by_source.items()},
+    return Trained(trainer.model, tokenizer, metrics, {name: measure(*lp) for name, lp in by_source.items()},
                    history, seconds, "cuda" if cuda else "cpu")

@@ -9,6 +9,7 @@ every committed window for `--resume`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterator
@@ -21,8 +22,7 @@ from sentiscore import atomic, log
 from sentiscore.cascade import runtime_of
 from sentiscore.cpu import int8_features
 from sentiscore.errors import BadInput, CheckFailed, Interrupted, Stopped, Transient, interrupt_code, io_failure
-from sentiscore.labels import LABEL2ID
-from sentiscore.manifest import Manifest, sha256_file
+from sentiscore.manifest import sha256_file
 from sentiscore.metrics import Metrics
 from sentiscore.models import ModelFolder, choose_variant, find_model
 from sentiscore.readers import BUNDLED, HUB, expand_inputs, read_chunks, row_count
@@ -61,6 +61,7 @@ class ScoreSummary:
     cpu: dict | None = None  # this machine's int8 instruction sets (sentiscore.cpu), on the CPU provider
     split: str | None = None
     scored_by: dict | None = None  # a cascade: rows scored by the student and by the teacher
+    classes: dict | None = None  # each class's predicted rows and share: {"negative": {"rows": 10, "share": 0.4}}
     metrics: Metrics | None = None
 
     def to_dict(self) -> dict:
@@ -79,8 +80,9 @@ class ScoreSummary:
             lines.append("ids: row numbers (the input has no 'id' column; name yours with --id-column)"
                          + ("; the `source` column tells the inputs apart" if len(self.inputs) > 1 else ""))
         if self.invalid_labels:
-            lines.append(f"labels: {self.invalid_labels} rows have a label that is neither 0/1 nor negative/positive; "
-                         f"metrics are over the {self.labelled_rows} rows with one")
+            lines.append(f"labels: {self.invalid_labels} rows have a label that is not one of the model's classes "
+                         f"({', '.join(self.classes or {})}, or their index); metrics are over the "
+                         f"{self.labelled_rows} rows with one")
         if self.cpu is not None:
             lines.append(f"cpu: {self.cpu.get('model') or self.cpu.get('machine')}; int8 instruction sets: "
                          f"{', '.join(self.cpu.get('int8_flags', [])) or 'none'}")
@@ -88,6 +90,9 @@ class ScoreSummary:
             teacher, rows = self.scored_by["teacher"], max(1, self.rows)
             lines.append(f"cascade: {self.scored_by['student']} rows scored by the student, {teacher} "
                          f"({teacher / rows:.1%}) by the teacher")
+        if self.classes:
+            lines.append("predicted: " + ", ".join(f"{name} {c['rows']} ({c['share']:.1%})"
+                                                   for name, c in self.classes.items()))
         if self.metrics is not None:
             lines.append(self.metrics.line())
         return [*lines, f"output: {self.output}"]
@@ -138,12 +143,6 @@ def stat_key(spec: str) -> list[int] | None:
     return [info.st_size, info.st_mtime_ns, info.st_ino]
 
 
-def label_names(manifest: Manifest) -> dict[str, int]:
-    """The model's own label names (the manifest's, any case), for string labels in inputs."""
-    names = {str(name).lower(): int(i) for i, name in manifest.labels.items() if str(i) in ("0", "1")}
-    return names if sorted(names.values()) == [0, 1] else LABEL2ID
-
-
 def split_members(folder: ModelFolder, specs: list[str], split: str | None) -> set[str] | None:
     """With --split and file inputs: the ids of that split of the model's run (the rows to score)."""
     if split is None or all(s.startswith(HUB) for s in specs):
@@ -156,11 +155,12 @@ def split_members(folder: ModelFolder, specs: list[str], split: str | None) -> s
 
 
 def pending_windows(job: ScoreJob, specs: list[str], folder: Path, members: set[str] | None,
-                    names: dict[str, int], progress: tqdm) -> Iterator[tuple[str, Window]]:
+                    labels: tuple[str, ...], progress: tqdm) -> Iterator[tuple[str, Window]]:
     """Every window of every input whose part is not yet committed (committed ones only advance the bar)."""
     for index, spec in enumerate(specs):
         hub = spec.startswith(HUB)
-        chunks = read_chunks(spec, job.columns, job.split if hub else None, label_names=names)
+        # a label column may name the model's classes, in any case, or give their indices
+        chunks = read_chunks(spec, dataclasses.replace(job.columns, labels=labels), job.split if hub else None)
         for window in windows(chunks, index, job.settings.window_rows):
             if state.part_path(folder, index, window.index).exists():
                 progress.update(len(window.ids))
@@ -210,12 +210,12 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
         resumed = any(folder.glob("part-*.parquet"))
         ready = time.perf_counter()
         try:
-            counts = score_windows(job, engine, specs, folder, members, label_names(manifest), model_hash, out)
+            counts = score_windows(job, engine, specs, folder, members, manifest.class_names(), model_hash, out)
             changed = [spec for spec, key in zip(specs, before, strict=True) if stat_key(spec) != key]
             if changed:
                 raise Transient(f"{changed[0]}: changed while it was being scored (still being written?); retry "
                                 "later: the job starts again for the new content")
-            result = state.assemble(folder, out, specs)
+            result = state.assemble(folder, out, specs, manifest.class_names())
         except BadInput:
             state.finish(folder)  # bad input will not get better by resuming: leave nothing behind
             raise
@@ -237,7 +237,8 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
             engine=engine.name, resumed=resumed, this_run={**counts, "workers": engine.workers},
             settings=asdict(job.settings), ids="row numbers" if result["row_number_ids"] else job.columns.id or "id",
             labelled_rows=result["labelled"], invalid_labels=result["invalid_labels"],
-            split=job.split, scored_by=result.get("scored_by"), metrics=result.get("metrics"))
+            split=job.split, scored_by=result.get("scored_by"), classes=result["classes"],
+            metrics=result.get("metrics"))
         if result["row_number_ids"]:
             log.warning("ids.row_numbers", output=str(out), reason="an input has no id column")
         try:
@@ -250,11 +251,11 @@ def score_file(job: ScoreJob, engine: Engine, digests: dict[str, str] | None = N
 
 
 def score_windows(job: ScoreJob, engine: Engine, specs: list[str], folder: Path, members: set[str] | None,
-                  names: dict[str, int], model_hash: str, out: Path) -> dict:
+                  labels: tuple[str, ...], model_hash: str, out: Path) -> dict:
     """Let the engine score every pending window; commit each, after checking the model that scored it."""
     counts = {"rows": 0, "tokens": 0, "padded_tokens": 0, "batches": 0}
     with progress_bar(specs, job.quiet) as progress:
-        for done in engine.scored(pending_windows(job, specs, folder, members, names, progress)):
+        for done in engine.scored(pending_windows(job, specs, folder, members, labels, progress)):
             if done.stats["model_hash"] != model_hash:
                 raise CheckFailed(
                     f"{out}: window {done.window.index} of {specs[done.window.input_index]} was scored with model "

@@ -22,13 +22,12 @@ import pyarrow.parquet as pq
 
 from sentiscore import arrow, atomic, log
 from sentiscore.errors import BadInput
-from sentiscore.metrics import binary_metrics
+from sentiscore.metrics import classification_metrics
 from sentiscore.onnx_model import PROVIDERS, check_choice
 from sentiscore.readers import Columns
-from sentiscore.score.predict import Settings
+from sentiscore.score.predict import Settings, output_schema
 
 STATS_KEY = b"sentiscore.stats"
-EMPTY_SCHEMA = pa.schema([("id", pa.string()), ("label", pa.int8()), ("prob_positive", pa.float32())])
 # new: refuse anything existing; resume: continue a matching partial job (or start one where there is
 # none and no finished output); overwrite: start again; auto: resume a matching partial job, else start
 # again (the folder job's way)
@@ -152,10 +151,11 @@ def part_stats(part: Path) -> dict:
     return json.loads(pq.read_schema(part).metadata[STATS_KEY])
 
 
-def assemble(folder: Path, output: Path, sources: list[str]) -> dict:
-    """Stream every part, in input and row order, into OUTPUT; return rows, skips, label counts and
-    metrics (over the rows with a usable label). The output has `label_true` where any row has a
-    label, and `source` (the input each row came from) where several inputs feed it."""
+def assemble(folder: Path, output: Path, sources: list[str], labels: tuple[str, ...]) -> dict:
+    """Stream every part, in input and row order, into OUTPUT; return rows, skips, each class's
+    predicted rows and share, label counts and metrics (over the rows with a usable label). The output
+    has `label_true` where any row has a label, and `source` (the input each row came from) where
+    several inputs feed it."""
     parts = sorted(folder.glob("part-*.parquet"))
     stats = [part_stats(p) for p in parts]  # metadata only: decides the output's columns up front
     skipped = Counter()
@@ -163,16 +163,18 @@ def assemble(folder: Path, output: Path, sources: list[str]) -> dict:
         skipped.update(s["skipped"])
     labelled = sum(s["labelled"] for s in stats)
     rows = 0
-    labels, truths = [], []
+    predicted, truths = [], []
+    counts = np.zeros(len(labels), np.int64)
     with atomic.atomic_path(output) as tmp:
         writer = None
         for part in parts:
             table = arrow.read_parquet(part).replace_schema_metadata(None)
+            counts += np.bincount(np.array(table["label"].to_pylist(), np.int64), minlength=len(labels))
             if labelled:
                 # to_pylist: pyarrow's to_numpy imports pandas (0.3 s); a part is one window of rows
                 truth = np.array([-1 if t is None else t for t in table["label_true"].to_pylist()], np.int8)
                 known = truth >= 0
-                labels.append(np.array(table["label"].to_pylist(), np.int8)[known])
+                predicted.append(np.array(table["label"].to_pylist(), np.int8)[known])
                 truths.append(truth[known])
             else:
                 table = table.drop_columns(["label_true"])
@@ -184,16 +186,18 @@ def assemble(folder: Path, output: Path, sources: list[str]) -> dict:
                 writer.write_table(table)
             rows += table.num_rows
         if writer is None:  # an input with no rows: an output with none (a nightly file may be empty)
-            writer = pq.ParquetWriter(tmp, EMPTY_SCHEMA)
+            writer = pq.ParquetWriter(tmp, output_schema(labels))
         writer.close()
     result = {"rows": rows, "skipped": dict(skipped), "labelled": labelled,
               "invalid_labels": sum(s["invalid_labels"] for s in stats),
-              "row_number_ids": any(s["row_number_ids"] for s in stats)}
+              "row_number_ids": any(s["row_number_ids"] for s in stats),
+              "classes": {name: {"rows": int(n), "share": round(float(n) / rows, 4) if rows else 0.0}
+                          for name, n in zip(labels, counts, strict=True)}}
     if any("teacher_rows" in s for s in stats):  # a cascade: how many rows each model scored
         teacher = sum(s.get("teacher_rows", 0) for s in stats)
         result["scored_by"] = {"student": rows - teacher, "teacher": teacher}
     if labelled:
-        result["metrics"] = binary_metrics(np.concatenate(truths), np.concatenate(labels))
+        result["metrics"] = classification_metrics(np.concatenate(truths), np.concatenate(predicted), labels)
     return result
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 from sentiscore import arrow
 from sentiscore.cascade import CascadeModel
 from sentiscore.errors import BadInput
+from sentiscore.labels import prob_columns
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.readers import INVALID_LABEL, bad_row, bad_row_message
 from sentiscore.score.batching import Window, plan_batches
@@ -74,7 +75,7 @@ def batches_of(model: OnnxModel | CascadeModel, ids: list[list[int]], settings: 
 
 def run_batches(model: OnnxModel, ids: list[list[int]], batches: list[np.ndarray]) -> np.ndarray:
     """Logits of rows IDS, batch by batch, in the rows' order."""
-    logits = np.zeros((len(ids), 2), dtype=np.float32)
+    logits = np.zeros((len(ids), len(model.labels)), dtype=np.float32)
     for batch in batches:
         logits[batch] = model.run(model.pad([ids[i] for i in batch]))
     return logits
@@ -102,7 +103,7 @@ def scorer_logits(model: OnnxModel | CascadeModel, texts: list[str],
     """(logits, rows the teacher scored) of TEXTS in their order, windowed, sorted and batched exactly as
     `score` runs a file holding these rows in this order: an int8 row's logits depend on its batch-mates,
     so the parity gate checks these, the ones the scorer writes, and not another batching's."""
-    logits, by_teacher = [np.zeros((0, 2), dtype=np.float32)], [np.zeros(0, dtype=bool)]
+    logits, by_teacher = [np.zeros((0, len(model.labels)), dtype=np.float32)], [np.zeros(0, dtype=bool)]
     for start in range(0, len(texts), settings.window_rows):
         window_texts = texts[start:start + settings.window_rows]
         ids = model.encode(window_texts)
@@ -128,7 +129,7 @@ def infer(model: OnnxModel | CascadeModel, prepared: Prepared, settings: Setting
         skipped[NON_FINITE] = skipped.get(NON_FINITE, 0) + int((~finite).sum())
         keep, logits, by_teacher = keep[finite], logits[finite], by_teacher[finite]
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    prob = (shifted[:, 1] / shifted.sum(axis=1)).astype(np.float32)
+    probs = (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
     truth = [window.labels[i] for i in keep] if window.labels is not None else [None] * len(keep)
     invalid = sum(t == INVALID_LABEL for t in truth)
     truth = [None if t == INVALID_LABEL else t for t in truth]
@@ -136,7 +137,7 @@ def infer(model: OnnxModel | CascadeModel, prepared: Prepared, settings: Setting
     columns = {
         "id": arrow.strings([window.ids[i] for i in keep]),
         "label": arrow.numbers(logits.argmax(axis=1).astype(np.int8)),
-        "prob_positive": arrow.numbers(prob),
+        **probability_columns(probs, model.labels),
         # null where the row has no usable label
         "label_true": arrow.numbers(np.array([t or 0 for t in truth], np.int8), known),
     }
@@ -150,6 +151,22 @@ def infer(model: OnnxModel | CascadeModel, prepared: Prepared, settings: Setting
     if isinstance(model, CascadeModel):
         stats["teacher_rows"] = int(by_teacher.sum())
     return pa.table(columns), stats
+
+
+def probability_columns(probs: np.ndarray, labels: tuple[str, ...]) -> dict[str, pa.Array]:
+    """Two classes: the second's probability (`prob_positive`, as before labels were data); more:
+    `confidence` (the winning probability) and every class's (labels.prob_columns)."""
+    names = prob_columns(labels)
+    if len(labels) == 2:
+        return {names[0]: arrow.numbers(probs[:, 1])}
+    return {"confidence": arrow.numbers(probs.max(axis=1)),
+            **{name: arrow.numbers(probs[:, i]) for i, name in enumerate(names)}}
+
+
+def output_schema(labels: tuple[str, ...]) -> pa.Schema:
+    """The output's columns for a model with LABELS, as infer writes them (an empty input's output)."""
+    return pa.table({"id": arrow.strings([]), "label": arrow.numbers(np.zeros(0, np.int8)),
+                     **probability_columns(np.zeros((0, len(labels)), np.float32), labels)}).schema
 
 
 def _libc_malloc_trim():

@@ -2,7 +2,7 @@
 the rows whose top probability is below the threshold go to the teacher, whose label stands.
 
 CASCADE_DIR/
-  cascade.json   the threshold (chosen on the validation split: `sentiscore cascade`), each member's
+  cascade.json   the threshold (chosen on the teacher's gate rows: `sentiscore cascade`), each member's
                  run, variant and model hash, and the sha256 of every member file
   student/       the student's export (manifest, tokenizer, config, the variant files)
   teacher/       the teacher's export, likewise
@@ -60,11 +60,11 @@ class CascadeSpec:
     """cascade.json."""
 
     threshold: float  # a row whose student top probability is below this goes to the teacher
-    teacher_share: float  # the share of validation rows sent to the teacher at that threshold
+    teacher_share: float  # the share of the gate's rows sent to the teacher at that threshold
     student: dict  # run (its path when the cascade was made), variant, model_hash
     teacher: dict
     files: dict[str, dict]  # "student/model.int8.onnx" -> sha256, bytes: every file of both members
-    selection: dict  # how the threshold was chosen: the validation rows, the accuracies, the limit
+    selection: dict  # how the threshold was chosen: the gate's rows, agreement, the limit
     format: str = FORMAT
 
     def to_dict(self) -> dict:
@@ -149,6 +149,7 @@ class CascadeModel:
 
     def __init__(self, student: OnnxModel, teacher: OnnxModel, threshold: float, model_hash: str) -> None:
         self.student, self.teacher, self.threshold, self.model_hash = student, teacher, threshold, model_hash
+        self.labels = teacher.labels
 
     @classmethod
     def load(cls, folder: Path, variant: str, provider: str = "cpu", threads: int | None = None,

@@ -28,13 +28,26 @@ def _finetune(args: argparse.Namespace):
     return finetune(load_recipe(args.recipe, **recipe_overrides(args)), args.output), "finetune.end", None
 
 
+def _import(args: argparse.Namespace):
+    from sentiscore.finetune.importer import import_checkpoint
+
+    result = import_checkpoint(args.checkpoint, args.data, args.output, max_length=args.max_length,
+                               text_columns=args.text_column, label_column=args.label_column)
+    return result, "import.end", None
+
+
+def gate_limits(args: argparse.Namespace):
+    from sentiscore.export.gate import Thresholds
+
+    return Thresholds(args.min_agreement, args.max_acc_drop, args.significance, args.min_quantised_agreement)
+
+
 def _export(args: argparse.Namespace):
     from sentiscore.export import ExportOptions, export
-    from sentiscore.export.gate import Thresholds
 
     result = export(args.run_dir, ExportOptions(
         int8=not args.no_int8, static=not args.no_static, fp16=args.fp16, optimize=args.optimize,
-        overwrite=args.overwrite, gate_rows=args.gate_rows, limits=Thresholds(args.min_agreement, args.max_acc_drop)))
+        overwrite=args.overwrite, gate_rows=args.gate_rows, limits=gate_limits(args)))
     failed = None if result.parity.passed else \
         CheckFailed(f"{result.folder.path}: parity gate failed ({result.parity.failures()})")
     return result, "export.end", failed
@@ -42,10 +55,8 @@ def _export(args: argparse.Namespace):
 
 def _parity(args: argparse.Namespace):
     from sentiscore.export import parity
-    from sentiscore.export.gate import Thresholds
 
-    report = parity(args.run_dir, args.data, args.split, Thresholds(args.min_agreement, args.max_acc_drop),
-                    args.max_rows)
+    report = parity(args.run_dir, args.data, args.split, gate_limits(args), args.max_rows)
     failed = None if report.passed else CheckFailed(f"{args.run_dir}: parity failed ({report.failures()})")
     return report, "parity.end", failed
 
@@ -113,11 +124,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_recipe_flags(p)
     p.set_defaults(run=_finetune)
 
+    p = sub.add_parser("import", parents=[common], help="turn a fine-tuned Hugging Face sequence classifier "
+                       "(safetensors) into a run folder that export, parity and score take")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a local folder saved with save_pretrained")
+    p.add_argument("--data", action="append", help="SOURCE of rows for the gate and parity, split as finetune "
+                   "splits it (repeat; labels, where present, must be the checkpoint's classes; default: the "
+                   "bundled sentences' texts, unlabelled)")
+    p.add_argument("--output", type=Path, help="run folder (default runs/import-TIMESTAMP)")
+    p.add_argument("--max-length", type=int, help="tokens per text after truncation (default 128)")
+    p.add_argument("--text-column", action="append", help="text column; several are joined with '. '")
+    p.add_argument("--label-column", help="label column of --data: class indices or names (default label)")
+    p.set_defaults(run=_import)
+
     gate = argparse.ArgumentParser(add_help=False)
     gate.add_argument("--max-acc-drop", type=float, default=0.5, metavar="PP",
-                      help="largest accuracy drop of int8/fp16 in points (default 0.5)")
+                      help="largest accuracy or macro-F1 drop of int8/fp16 in points, unless McNemar's test calls "
+                           "it chance (default 0.5)")
+    gate.add_argument("--significance", type=float, default=0.05, metavar="P",
+                      help="a drop over --max-acc-drop fails only where McNemar's exact p is below this (default 0.05)")
     gate.add_argument("--min-agreement", type=float, default=0.999, metavar="F",
                       help="smallest fp32 label agreement (default 0.999)")
+    gate.add_argument("--min-quantised-agreement", type=float, default=0.97, metavar="F",
+                      help="smallest int8/fp16 label agreement (default 0.97)")
 
     p = sub.add_parser("export", parents=[gate, common],
                        help="export a run to ONNX (fp32, int8 dynamic and static, OpenVINO int8, fp16), gate each "
@@ -129,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fp16", action="store_true", help="also write the fp16 variant for CUDA")
     p.add_argument("--optimize", default="O2", help="graph optimisation level: O1, O2 (default) or O3")
     p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/onnx")
-    p.add_argument("--gate-rows", type=int, help="gate on at most N validation rows (default all)")
+    p.add_argument("--gate-rows", type=int, help="gate on at most N validation rows (default all; then unlabelled "
+                   "training texts up to 2,000 rows for agreement)")
     p.set_defaults(run=_export)
 
     p = sub.add_parser("parity", parents=[gate, common], help="compare the PyTorch checkpoint with every ONNX variant")
@@ -154,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="its exported teacher run (default: the teacher the student was distilled from)")
     p.add_argument("--output", type=Path, help="cascade folder (default STUDENT_RUN/cascade)")
     p.add_argument("--max-acc-drop", type=float, default=0.5, metavar="PP",
-                   help="the threshold keeps validation accuracy within PP points of the teacher's (default 0.5)")
+                   help="the threshold keeps the cascade within PP points of the teacher's own labels on the "
+                   "gate's rows (default 0.5)")
     p.add_argument("--threshold", type=float, help="a fixed threshold on the student's top probability instead "
                    "(0: the student scores every row, 1.01: the teacher does)")
     p.add_argument("--no-compare", action="store_true", help="skip the table of every model on the test split "

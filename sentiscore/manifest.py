@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentiscore.errors import BadInput
+from sentiscore.labels import from_id2label
 from sentiscore.tokens import TRUNCATIONS
 
 MANIFEST = "manifest.json"
@@ -116,6 +117,10 @@ class Manifest:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def class_names(self) -> tuple[str, ...]:
+        """The model's classes in index order (its config's id2label)."""
+        return from_id2label(self.labels, f"{MANIFEST} labels")
 
     def variant_hash(self, variant: str) -> str:
         """What a variant computes, as a hash: its model file's sha256, or for a variant of several files

@@ -18,6 +18,7 @@ import numpy as np
 
 from sentiscore import log
 from sentiscore.errors import BadInput, first_line
+from sentiscore.labels import DEFAULT
 from sentiscore.manifest import EXACT_NAMES, PRECISIONS, RUNTIMES, VARIANTS, Manifest
 from sentiscore.runs import ExportFolder
 from sentiscore.tokens import Encoder
@@ -247,6 +248,7 @@ class OnnxModel:
     model_hash: str = ""  # the manifest's sha256 of model_file, where loaded from an export folder
     truncation: str = "head"  # how a text over max_length is cut (sentiscore.tokens), from the manifest
     runtime: str = "onnxruntime"
+    labels: tuple[str, ...] = DEFAULT  # the classes, in the logits' order (the manifest's)
     session: object = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -291,7 +293,7 @@ class OnnxModel:
             manifest.verify(folder.path, manifest.variant_files(variant))
         return cls(folder.variant_file(variant), folder.path / "tokenizer.json", manifest.max_length,
                    manifest.pad_token_id, provider, threads, io_binding, model_hash, manifest.truncation,
-                   VARIANTS[variant].runtime)
+                   VARIANTS[variant].runtime, manifest.class_names())
 
     def warm_up(self, token_budget: int, max_rows: int) -> None:
         """Run the largest batches the budget allows once, so onnxruntime's memory arena reaches its
@@ -317,7 +319,7 @@ class OnnxModel:
         return {name: feeds[name] for name in self.input_names}
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        """Logits (float32, rows x 2) of one padded batch."""
+        """Logits (float32, rows x classes) of one padded batch."""
         if self.io_binding:
             binding = self.session.io_binding()
             for name, array in feeds.items():

@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from collections.abc import Sequence
 
-from sentiscore.labels import ID2LABEL
+import matplotlib.pyplot as plt
 
 
 def plot_loss(history: list[dict], path: Path, loss: str = "cross-entropy loss") -> None:
@@ -38,19 +38,19 @@ def plot_loss(history: list[dict], path: Path, loss: str = "cross-entropy loss")
     plt.close(fig)
 
 
-def plot_confusion(matrix: list[list[int]], path: Path, title: str) -> None:
-    """A 2x2 confusion matrix with counts in the cells."""
-    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+def plot_confusion(matrix: list[list[int]], names: Sequence[str], path: Path, title: str) -> None:
+    """The confusion matrix with counts in the cells and the classes named on both axes."""
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(2.4 + 0.9 * n, 2.0 + 0.9 * n))
     ax.imshow(matrix, cmap="Blues")
-    names = [ID2LABEL[0], ID2LABEL[1]]
-    ax.set_xticks([0, 1], names)
-    ax.set_yticks([0, 1], names)
+    ax.set_xticks(range(n), names)
+    ax.set_yticks(range(n), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
     peak = max(max(r) for r in matrix) or 1
-    for i in range(2):
-        for j in range(2):
+    for i in range(n):
+        for j in range(n):
             ax.text(j, i, str(matrix[i][j]), ha="center", va="center",
                     color="white" if matrix[i][j] > peak / 2 else "black")
     fig.tight_layout()

@@ -12,8 +12,9 @@ order, never whole, under one set of rules:
 - id: the id column (named, it must exist; by default `id` where the file has it) as a string,
   else the row number in its file (`PART:row` where a training source has several parts: files of
   a folder, splits of a hub dataset); `Chunk.row_number_ids` says which.
-- label: read where the label column exists (in a JSON Lines file, where a line has it): 0 or 1 (a
-  number or its string) or a label name (`negative`, `positive`, any case). A missing label is
+- label: read where the label column exists (in a JSON Lines file, where a line has it): a class
+  index 0..N-1 (a number or its string) or a class name (`negative`, `positive`, any case; the
+  model's or the recipe's names, `Columns.labels`). A missing label is
   None, an unusable one INVALID_LABEL: training fails on either; scoring leaves both out of the
   metrics and counts the unusable ones.
 - group: the column a recipe source names, else `review_id` or `movie` where present: rows a split
@@ -36,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from sentiscore.errors import BadInput, first_line, io_failure
-from sentiscore.labels import LABEL2ID
+from sentiscore.labels import DEFAULT, name_index
 
 if TYPE_CHECKING:  # pandas only for the labelled tables below: a scoring job never imports it (0.3 s)
     import pandas as pd
@@ -263,6 +264,8 @@ class Columns:
     id: str | None = None
     label: str = "label"
     group: str | None = None  # rows a split keeps together; None: the first of GROUP_COLUMNS present
+    domain: str | None = None  # a column naming each row's domain (labelled tables keep it as `domain`)
+    labels: tuple[str, ...] = DEFAULT  # the class names: a label is an index into them or one of them
 
 
 @dataclass
@@ -276,6 +279,7 @@ class Chunk:
     texts: list[object]
     labels: list[int | None] | None
     groups: list[str] | None = None
+    domains: list[str] | None = None
     row_number_ids: bool = False
     label_errors: list[tuple[int, object]] | None = None
 
@@ -331,9 +335,9 @@ def bad_row_message(source: str, row: int, row_id: str | None, reason: str) -> s
     return f"{source}: row {row} (id {row_id}) has {BAD_ROW_WHAT[reason]}"
 
 
-def label_value(value: object, names: dict[str, int] = LABEL2ID) -> int | None:
-    """A label as 0/1: 0 or 1 (a number or its string) or a label name (any case); None where there is
-    none, INVALID_LABEL where it is something else."""
+def label_value(value: object, names: dict[str, int], classes: int) -> int | None:
+    """A label as a class index: 0..CLASSES-1 (a number or its string) or a class name of NAMES (any
+    case); None where there is none, INVALID_LABEL where it is something else."""
     if _is_null(value):
         return None
     if isinstance(value, str):
@@ -346,17 +350,23 @@ def label_value(value: object, names: dict[str, int] = LABEL2ID) -> int | None:
             return INVALID_LABEL
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return INVALID_LABEL
-    return int(value) if value in (0, 1) else INVALID_LABEL
+    return int(value) if value in range(classes) else INVALID_LABEL
 
 
-def _labels(values: list, names: dict[str, int], start: int) -> tuple[list[int | None], list]:
-    labels = [label_value(v, names) for v in values]
-    errors = [(start + i, values[i]) for i, v in enumerate(labels) if v == INVALID_LABEL][:1]
-    return labels, errors
+def _labels(values: list, labels: tuple[str, ...], start: int) -> tuple[list[int | None], list]:
+    names = name_index(labels)
+    read = [label_value(v, names, len(labels)) for v in values]
+    errors = [(start + i, values[i]) for i, v in enumerate(read) if v == INVALID_LABEL][:1]
+    return read, errors
 
 
-def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = None, id_prefix: str = "",
-                label_names: dict[str, int] = LABEL2ID) -> Iterator[Chunk]:
+def expected_labels(labels: tuple[str, ...]) -> str:
+    """What a label column may hold, for error lines: `0..2 or negative/neutral/positive`."""
+    return f"0..{len(labels) - 1} or {'/'.join(labels)}"
+
+
+def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = None,
+                id_prefix: str = "") -> Iterator[Chunk]:
     """Chunks of (ids, texts, labels, groups) of one input; any read failure is one line naming it:
     BadInput, or Transient for an I/O error that may pass (the same command may then succeed)."""
     import csv
@@ -372,7 +382,8 @@ def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = Non
                 raise BadInput(f"{spec}: no id column {columns.id!r} (columns: {', '.join(names)})")
             first.update(text=resolve_text_columns(names, columns.text, spec),
                          id=columns.id or ("id" if "id" in names else None))
-        extra = [columns.id or "id", columns.label, *([columns.group] if columns.group else GROUP_COLUMNS)]
+        extra = [columns.id or "id", columns.label, *([columns.group] if columns.group else GROUP_COLUMNS),
+                 *([columns.domain] if columns.domain else [])]
         return list(dict.fromkeys([*first["text"], *(c for c in extra if c in names)]))
 
     try:
@@ -389,11 +400,14 @@ def read_chunks(spec: str, columns: Columns = Columns(), split: str | None = Non
                 ids = [f"{id_prefix}{start + i}" for i in range(n)]
             else:
                 ids = _ids(frame[id_col]) if id_col in names else [None] * n
-            labels, errors = _labels(frame[columns.label], label_names, start) if columns.label in names \
+            labels, errors = _labels(frame[columns.label], columns.labels, start) if columns.label in names \
                 else (None, None)
             group = next((c for c in ([columns.group] if columns.group else GROUP_COLUMNS) if c in names), None)
             groups = [str(v) for v in frame[group]] if group else None
-            yield Chunk(start, ids, join_text([frame[c] for c in first["text"]]), labels, groups,
+            if columns.domain and columns.domain not in names:
+                raise BadInput(f"{spec}: no domain column {columns.domain!r} (columns: {', '.join(names)})")
+            domains = [str(v) for v in frame[columns.domain]] if columns.domain else None
+            yield Chunk(start, ids, join_text([frame[c] for c in first["text"]]), labels, groups, domains,
                         row_number_ids=id_col is None, label_errors=errors)
             start += n
     except BadInput:
@@ -423,7 +437,7 @@ def labelled_table(spec: str, columns: Columns, split: str | None = None, id_pre
             raise BadInput(f"{spec}: no label column {columns.label!r}")
         if chunk.label_errors:
             row, value = chunk.label_errors[0]
-            raise BadInput(f"{spec}: row {row} has label {value}, expected 0 or 1 (or negative/positive) "
+            raise BadInput(f"{spec}: row {row} has label {value!r}, expected {expected_labels(columns.labels)} "
                            f"in column {columns.label!r}")
         for i, text in enumerate(chunk.texts):
             if reason := bad_row(chunk.ids[i], text):
@@ -433,6 +447,8 @@ def labelled_table(spec: str, columns: Columns, split: str | None = None, id_pre
         frame = pd.DataFrame({"id": chunk.ids, "text": chunk.texts, "label": np.array(chunk.labels, np.int64)})
         if chunk.groups is not None:
             frame["group"] = chunk.groups
+        if chunk.domains is not None:
+            frame["domain"] = chunk.domains
         frames.append(frame)
     if not frames:
         raise BadInput(f"{spec}: no rows")

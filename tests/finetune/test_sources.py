@@ -53,7 +53,7 @@ def test_metrics_and_report_give_each_source(sources_run):
         correct = sum(s[who]["accuracy"] * s[who]["rows"] for s in sources.values())
         assert correct == pytest.approx(metrics[who]["test"]["accuracy"] * metrics["rows"]["test"])
     report = (sources_run / "report.md").read_text()
-    assert "## Test accuracy by source" in report and "| imdb |" in report and "truncation head+tail" in report
+    assert "## Test metrics by source" in report and "| imdb |" in report and "truncation head+tail" in report
     assert RunFolder(sources_run).recipe().data_dir == str(sources_run.parent)  # absolute: re-readable from anywhere
 
 

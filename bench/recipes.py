@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiscore.metrics import classification_metrics
 from sentiscore.onnx_model import OnnxModel
 from sentiscore.runs import RunFolder
 from sentiscore.score.predict import scorer_logits
@@ -43,14 +44,16 @@ def compare(runs: list[RunFolder], split: str = "test") -> dict:
                "sources": {n: {"rows": int(m.sum()), "cut_rows": int((m & long).sum())} for n, m in masks.items()}}
     correct = []
     for run in runs:
-        recipe, right = run.recipe(), predictions(run, texts) == labels
+        recipe, predicted, classes = run.recipe(), predictions(run, texts), run.labels()
+        right = predicted == labels
         correct.append(right)
         by_source = {n: {"accuracy": float(right[m].mean()),
+                         "macro_f1": classification_metrics(labels[m], predicted[m], classes).macro_f1,
                          "accuracy_cut_rows": float(right[m & long].mean()) if (m & long).any() else None}
                      for n, m in masks.items()}
         results["runs"].append({"run": run.path.name, "recipe": recipe.name, "truncation": recipe.truncation,
                                 "max_length": recipe.max_length, "train_seconds": run.metrics().train_seconds,
-                                "by_source": by_source})
+                                "classes": len(classes), "by_source": by_source})
     if len(runs) == 2:  # paired: the rows only one of the two gets right
         a, b = correct
         results["only_first_right"], results["only_second_right"] = int((a & ~b).sum()), int((b & ~a).sum())
@@ -58,9 +61,12 @@ def compare(runs: list[RunFolder], split: str = "test") -> dict:
 
 
 def markdown(results: dict) -> str:
-    """A table: one row per run, a column per source and per source's cut rows (where it has any)."""
+    """A table: one row per run, a column per source and per source's cut rows (where it has any), and
+    per source's macro-F1 where a run has three classes or more (where accuracy hides a rare class)."""
     sources = results["sources"]
     columns = [(n, "accuracy", f"{n} ({s['rows']})") for n, s in sources.items()]
+    if any(r.get("classes", 2) > 2 for r in results["runs"]):
+        columns += [(n, "macro_f1", f"{n} macro-F1") for n in sources]
     columns += [(n, "accuracy_cut_rows", f"{n} cut ({s['cut_rows']})") for n, s in sources.items() if s["cut_rows"]]
     header = "| run | recipe | truncation | train s | " + " | ".join(c[2] for c in columns) + " |"
     lines = [f"{results.get('split', 'test').capitalize()} rows of `{results['rows']}`; accuracy of each run's fp32 "

@@ -58,7 +58,7 @@ def at_threshold(student_logits: np.ndarray, teacher_logits: np.ndarray, labels:
     """The cascade at THRESHOLD on rows with LABELS (the cascade stage: the teacher's PyTorch labels): the
     share sent to the teacher, its accuracy beside the teacher's (REFERENCE: the teacher's PyTorch logits,
     which the parity gate holds the cascade to; default its ONNX ones) and the student's, whether it keeps
-    within the limit and predicts every class the teacher predicts."""
+    within the limit and predicts every class LABELS hold (the teacher's PyTorch labels: every class it predicts)."""
     student, teacher = student_logits.argmax(-1), teacher_logits.argmax(-1)
     to_teacher = top_probability(student_logits) < threshold
     predicted = np.where(to_teacher, teacher, student)
@@ -68,13 +68,13 @@ def at_threshold(student_logits: np.ndarray, teacher_logits: np.ndarray, labels:
             "teacher_accuracy": teacher_accuracy, "student_accuracy": float((student == labels).mean()),
             "max_acc_drop_pp": max_acc_drop_pp, "rows": int(len(labels)),
             "within_limit": accuracy * 100 >= teacher_accuracy * 100 - max_acc_drop_pp - 1e-9,
-            "every_class": set(np.unique(reference_labels)) <= set(np.unique(predicted))}
+            "every_class": set(np.unique(labels)) <= set(np.unique(predicted))}
 
 
 def thresholds_within_limit(student_logits: np.ndarray, teacher_logits: np.ndarray, labels: np.ndarray,
                             max_acc_drop_pp: float, reference: np.ndarray | None = None) -> Iterator[dict]:
     """Every threshold whose cascade stays within MAX_ACC_DROP_PP points of the teacher's accuracy and
-    predicts every class the teacher does, smallest share sent to the teacher first (the share grows with the threshold,
+    predicts every class LABELS hold, smallest share sent to the teacher first (the share grows with the threshold,
     so the first is the one to choose). Candidates: 0 (the student alone), the midpoints between the
     student's distinct top probabilities, 1.01 (the teacher alone)."""
     levels = np.unique(top_probability(student_logits))

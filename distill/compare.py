@@ -80,7 +80,9 @@ def compare_models(student: RunFolder, teacher: RunFolder, cascade: CascadeFolde
     manifest = cascade.manifest()
     encoder = Encoder.from_file(cascade.member("teacher").path / "tokenizer.json", manifest.max_length,
                                 manifest.truncation)
-    baselines = [tfidf_timed(splits, seed), *(recurrent_baseline(kind, splits, encoder, seed) for kind in RECURRENT)]
+    labels = teacher.labels()
+    baselines = [tfidf_timed(splits, seed, labels),
+                 *(recurrent_baseline(kind, splits, encoder, seed, labels=labels) for kind in RECURRENT)]
     rows = [Row(b.name, "scikit-learn" if b.name.startswith("TF-IDF") else "PyTorch, trained from scratch", b.test,
                 b.parameters, b.reviews_per_s) for b in baselines]
     test = work / "test.parquet"

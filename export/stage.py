@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -208,10 +209,12 @@ def cascade_parity(folder: CascadeFolder, data: str | None = None, split: str | 
                    limits: Thresholds | None = None, max_rows: int | None = None,
                    reference: np.ndarray | None = None) -> ParityReport:
     """The cascade (its default variants, files checked) against its teacher's PyTorch checkpoint on
-    the teacher's rows, held to the int8 rule (accuracy drop, one class); writes the folder's parity.json.
+    the teacher's rows, held to the int8 rule (accuracy and macro-F1 drop, every class); writes parity.json.
     REFERENCE: the checkpoint's logits on those rows, where the caller has them (the cascade stage gates
     each threshold it tries on the same validation rows: the teacher runs in PyTorch once)."""
-    limits = limits or Thresholds()
+    # no agreement floor: how often the cascade may differ from its teacher is what its threshold trades
+    # for speed (chosen within --max-acc-drop), not a rounding error of one model
+    limits = dataclasses.replace(limits or Thresholds(), min_quantised_agreement=0.0)
     teacher = folder.run()
     if teacher is None:
         raise BadInput(f"{folder.path}: its teacher run {folder.spec().teacher['run']} is gone; parity compares "

@@ -120,14 +120,14 @@ def recurrent_baseline(kind: str, splits: dict[str, pd.DataFrame], encoder, seed
     model, rng = Net(), np.random.default_rng(seed)
     # fused: the 3.9M-weight embedding made the per-tensor Adam 31 of a step's 50 ms (fused: 3 of 19)
     optimiser = torch.optim.Adam(model.parameters(), lr=RECURRENT_LR, fused=True)
-    labels = torch.tensor(splits["train"]["label"].to_numpy())
+    targets = torch.tensor(splits["train"]["label"].to_numpy())
     best, best_accuracy = copy.deepcopy(model.state_dict()), -1.0
     started = time.perf_counter()
     for _ in range(epochs):
         model.train()
         for rows, padded, lengths in batches(splits["train"], rng.permutation(len(splits["train"]))):
             optimiser.zero_grad()
-            nn.functional.cross_entropy(model(padded, lengths), labels[rows]).backward()
+            nn.functional.cross_entropy(model(padded, lengths), targets[rows]).backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # plain RNNs explode without it
             optimiser.step()
         accuracy = float((predict(model, splits["validation"]) == splits["validation"]["label"].to_numpy()).mean())

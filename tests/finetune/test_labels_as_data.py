@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import SHARED_DATA, one_line_error, run_cli, run_here
+from tests.conftest import SHARED_DATA, one_line_error, rotten_tomatoes_file, run_cli, run_here
 
 THREE = ["negative", "neutral", "positive"]
 VADER3 = SHARED_DATA / "vader_sentences_3class.parquet"
@@ -153,8 +153,9 @@ def test_balanced_class_weights_favour_the_rare_class():
 
 def test_distill_and_cascade_take_three_classes(three_class_run, tmp_path):
     student = tmp_path / "student"
-    distilled = run_here("distill", three_class_run, "--layers", "1", "--epochs", "1", "--lr", "3e-4",
-                         "--output", student)
+    unlabeled = rotten_tomatoes_file(200, tmp_path)
+    distilled = run_here("distill", three_class_run, "--layers", "1", "--unlabeled", unlabeled,
+                         "--unlabeled-sentences", "20", "--epochs", "1", "--lr", "3e-4", "--output", student)
     assert distilled.returncode == 0, distilled.stderr[-3000:]
     logits = pd.read_parquet(student / "teacher_logits.parquet")
     assert {f"teacher_logit_{name}" for name in THREE} <= set(logits.columns)

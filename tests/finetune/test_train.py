@@ -43,7 +43,7 @@ def sample(tmp_path):
 
 @pytest.mark.parametrize("name,write,message", [
     ("labels.jsonl", lambda f, p: f.assign(label=f["label"] * 5).to_json(p, orient="records", lines=True),
-     "expected 0 or 1"),
+     "expected 0..1"),
     ("missing.parquet", lambda f, p: None, "no such file"),
 ])
 def test_bad_input_exits_2_with_one_line_and_no_run_folder(sample, tmp_path, name, write, message):

@@ -11,6 +11,9 @@ to 2,000: agreement with PyTorch needs no labels, and on 244 labelled rows one r
   (a paired test on the labelled rows where exactly one of PyTorch and the variant is right), so a
   verdict does not flip on a row or two between hosts; and they must agree on >= `min_quantised_agreement`
   of all the rows.
+- The training texts flatter agreement (a model is sure of the rows it learnt from), so int8 and fp16 also
+  fail when, on the labelled held-out rows alone, they differ from PyTorch significantly more often than
+  `min_quantised_agreement` allows (a one-sided exact binomial test at `significance`).
 - Any variant that never predicts a class PyTorch predicts, or predicts one class only, or whose file no
   longer matches its manifest hash, fails.
 The verdict is a pure function of the logits: the same logits give the same decision on any host.
@@ -60,6 +63,19 @@ class Thresholds:
             raise BadInput(f"--significance {self.significance}: must be in (0, 1]")
         if not 0 <= self.min_quantised_agreement <= 1:
             raise BadInput(f"--min-quantised-agreement {self.min_quantised_agreement}: must be in [0, 1]")
+
+
+def excess_disagreement_p(disagreements: int, rows: int, allowed: float) -> float:
+    """One-sided exact binomial p-value of DISAGREEMENTS in ROWS if the variant's true disagreement rate
+    were ALLOWED: small when the variant differs from PyTorch on more held-out rows than chance explains."""
+    if allowed <= 0:
+        return 0.0 if disagreements else 1.0
+    if allowed >= 1 or not disagreements:
+        return 1.0
+    log_p, log_q = math.log(allowed), math.log1p(-allowed)
+    terms = (math.lgamma(rows + 1) - math.lgamma(k + 1) - math.lgamma(rows - k + 1) + k * log_p + (rows - k) * log_q
+             for k in range(disagreements, rows + 1))
+    return min(1.0, sum(math.exp(t) for t in terms))
 
 
 def mcnemar_p(worse: int, better: int) -> float:
@@ -229,6 +245,14 @@ def compare(name: str, logits: np.ndarray, reference: np.ndarray, labels: np.nda
         ref_right, right = ref[known] == truth, pred[known] == truth
         worse, better = int((ref_right & ~right).sum()), int((~ref_right & right).sum())
         p_value = mcnemar_p(worse, better)
+        # the training texts flatter agreement (the model is sure of the rows it learnt): on the labelled,
+        # held-out rows a variant must not differ from PyTorch significantly more often than the floor allows
+        held_out = float((ref[known] == pred[known]).mean())
+        excess_p = excess_disagreement_p(int((ref[known] != pred[known]).sum()), int(known.sum()),
+                                         1 - limits.min_quantised_agreement)
+        if name != "fp32" and excess_p < limits.significance:
+            failures.append(f"labelled-row agreement {held_out:.4f}: significantly below "
+                            f"{limits.min_quantised_agreement} (binomial p {excess_p:.3g} < {limits.significance})")
         for metric, what in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
             drop_pp = (getattr(ref_m, metric) - getattr(m, metric)) * 100
             if name != "fp32" and drop_pp > limits.max_acc_drop_pp and p_value < limits.significance:

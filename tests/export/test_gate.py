@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from sentiscore.errors import BadInput
-from sentiscore.export.gate import ParityReport, Thresholds, compare, mcnemar_p, reference_metrics
+from sentiscore.export.gate import (
+    ParityReport,
+    Thresholds,
+    compare,
+    excess_disagreement_p,
+    mcnemar_p,
+    reference_metrics,
+)
 from sentiscore.labels import NO_LABEL
 from sentiscore.runs import ExportFolder
 
@@ -147,3 +154,29 @@ def test_without_labels_only_agreement_is_judged():
     report = ParityReport(500, Thresholds(), reference_metrics(labels, reference, ("negative", "positive")),
                           {"int8": result}, labelled_rows=0)
     assert report.pytorch is None and "accuracy NOT checked" in report.lines()[0]
+
+
+def test_excess_disagreement_p_values():
+    # P(X >= k) for X ~ Bin(n, p): one-sided, exact
+    assert excess_disagreement_p(0, 244, 0.03) == 1.0
+    assert excess_disagreement_p(1, 10, 0.5) == pytest.approx(1 - 0.5 ** 10)
+    assert excess_disagreement_p(2, 3, 0.5) == pytest.approx(0.5)
+    assert excess_disagreement_p(3, 5, 0.0) == 0.0 and excess_disagreement_p(3, 5, 1.0) == 1.0
+    assert 0 < excess_disagreement_p(60, 2000, 0.01) < 1e-6  # large counts: no overflow
+
+
+def test_training_texts_cannot_hide_disagreement_on_held_out_rows():
+    # the default run's int8-static on one host: 17 of 244 validation rows flipped (12 worse, 5 better:
+    # McNemar p 0.14), 98.55% agreement over 2,000 rows with the training texts; 95% on the test split
+    labels, reference = gate_rows()
+    known = reference[:244].argmax(1) == labels[:244]
+    right, wrong = np.flatnonzero(known), np.flatnonzero(~known)
+    flipped_rows = [*right[:12], *wrong[:5], *range(244, 256)]
+    result = compare("int8", flip(reference, flipped_rows), reference, labels, Thresholds())
+    assert result.label_agreement == pytest.approx(1 - 29 / 2000) and result.p_value > 0.05
+    assert not result.passed and any(f.startswith("labelled-row agreement 0.9303: significantly below 0.97")
+                                     for f in result.failures)
+    # the default run's dynamic int8 there: 6 of 244 flipped (4 worse, 2 better) is within chance of 3%
+    six = compare("int8", flip(reference, [*right[:4], *wrong[:2], *range(244, 249)]), reference, labels,
+                  Thresholds())
+    assert six.passed, six.failures
